@@ -1,0 +1,95 @@
+"""Monocular depth metrics on pixels with valid GT depth (pure numpy, no state).
+
+Per image we keep additive sums over the N valid pixels (GT > 0); :func:`summarize_depth`
+turns a list of them into the metrics.
+
+Aggregation — every metric is a **per-image value averaged over images**, the convention of the
+KITTI depth benchmark and of DeepLab2's ``depth_metrics.py`` (which the DVPS papers follow), so a
+large image with many valid pixels does not dominate:
+
+* ``AbsRel = mean |d̂ − d| / d``, ``SqRel = mean ((d̂ − d) / d)²`` (DeepLab2's form),
+* ``RMSE = sqrt(mean (d̂ − d)²)`` in metres, ``RMSE_log = sqrt(mean (log d̂ − log d)²)``,
+* ``SILog = 100 · sqrt(mean e² − (mean e)²)``, ``e = log d̂ − log d``,
+* ``δ<1.25^k`` = fraction of pixels with ``max(d̂/d, d/d̂) < 1.25^k``, k = 1, 2, 3.
+
+Pixel-pooled values (all valid pixels of the set pooled) are also available with
+``pooled=True``; they are what a single-window reference AbsRel prints.
+
+Predictions are clamped to ``>= min_depth`` before logs/ratios so a 0 prediction gives a large but
+finite error instead of ``inf``. Everything is computed in float64.
+"""
+from typing import Dict, List
+
+import numpy as np
+
+#: order of the per-image sum vector
+DEPTH_SUM_KEYS = ('n', 'abs_rel', 'sq_rel', 'sq_err', 'sq_log_err', 'log_err', 'd1', 'd2', 'd3')
+
+
+def depth_sums(pred_depth: np.ndarray, gt_depth: np.ndarray, min_depth: float = 1e-3) -> np.ndarray:
+    """Additive per-image sums over the pixels with GT > 0.
+
+    Args:
+        pred_depth (np.ndarray): (H, W) predicted depth in metres.
+        gt_depth (np.ndarray): (H, W) GT depth in metres, 0 = invalid.
+        min_depth (float): lower clamp of the prediction for logs and ratios.
+
+    Returns:
+        np.ndarray: float64 vector ordered as :data:`DEPTH_SUM_KEYS`.
+    """
+    if np.shape(pred_depth) != np.shape(gt_depth):
+        raise ValueError(f'depth shape mismatch: pred {np.shape(pred_depth)} vs GT '
+                         f'{np.shape(gt_depth)}')
+    gt = np.asarray(gt_depth, dtype=np.float64)
+    valid = gt > 0
+    g = gt[valid]
+    p = np.maximum(np.asarray(pred_depth, dtype=np.float64)[valid], min_depth)
+    if g.size == 0:
+        return np.zeros(len(DEPTH_SUM_KEYS))
+    diff = p - g
+    log_err = np.log(p) - np.log(g)
+    ratio = np.maximum(p / g, g / p)
+    return np.array([
+        g.size,
+        np.sum(np.abs(diff) / g),
+        np.sum((diff / g)**2),
+        np.sum(diff**2),
+        np.sum(log_err**2),
+        np.sum(log_err),
+        np.sum(ratio < 1.25),
+        np.sum(ratio < 1.25**2),
+        np.sum(ratio < 1.25**3),
+    ], dtype=np.float64)
+
+
+def _metrics_from_sums(s: np.ndarray) -> Dict[str, float]:
+    n = s[0]
+    mean_log = s[5] / n
+    silog_var = max(s[4] / n - mean_log**2, 0.0)
+    return {
+        'AbsRel': s[1] / n,
+        'SqRel': s[2] / n,
+        'RMSE': np.sqrt(s[3] / n),
+        'RMSE_log': np.sqrt(s[4] / n),
+        'SILog': 100.0 * np.sqrt(silog_var),
+        'd1': s[6] / n,
+        'd2': s[7] / n,
+        'd3': s[8] / n,
+    }
+
+
+def summarize_depth(per_image_sums: List[np.ndarray], pooled: bool = False) -> Dict[str, float]:
+    """Depth metrics over a set of images; see the module docstring for the conventions.
+
+    Images without a valid GT pixel are left out (they carry no depth information). Returns NaN
+    values when no image has one.
+    """
+    sums = [np.asarray(s, dtype=np.float64) for s in per_image_sums]
+    sums = [s for s in sums if s[0] > 0]
+    keys = ('AbsRel', 'SqRel', 'RMSE', 'RMSE_log', 'SILog', 'd1', 'd2', 'd3')
+    if not sums:
+        return {k: float('nan') for k in keys}
+    if pooled:
+        return {k: float(v) for k, v in _metrics_from_sums(np.sum(sums, axis=0)).items()}
+    per_image = [_metrics_from_sums(s) for s in sums]
+    return {k: float(np.mean([m[k] for m in per_image])) for k in keys}

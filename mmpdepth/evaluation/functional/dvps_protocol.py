@@ -1,0 +1,161 @@
+"""Dataset conventions of the DVPS reference evaluators and the DPQ computation built on them.
+
+DPQ^λ is PQ after :func:`apply_depth_threshold`; ``DPQ`` is the mean over λ ∈ {0.5, 0.25, 0.1}.
+Statistics are summed over the whole set (frames or windows) before PQ is computed per class.
+"""
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .panoptic_quality import PQStats, apply_depth_threshold, pq_stats, summarize_pq
+
+#: depth thresholds of DPQ, in the order the reference reports them
+DPQ_THRESHOLDS = (0.5, 0.25, 0.1)
+
+
+@dataclass(frozen=True)
+class DVPSProtocol:
+    """Conventions of one DVPS benchmark.
+
+    Attributes:
+        name: 'cityscapes-dvps' or 'semkitti-dvps'.
+        label_divisor: id = class * label_divisor + instance.
+        void_category: GT void class (32 or 255).
+        num_classes: evaluated classes (19); category ``num_classes`` is "wrong depth".
+        thing_classes / stuff_classes: class indices of each group.
+        epsilon: ε in SQ/RQ (0 for Cityscapes-DVPS, 1e-10 for SemKITTI-DVPS).
+        sequence_frames: frames per sequence for video windows (Cityscapes: 6), or None when
+            windows slide over the whole sorted frame list (SemKITTI).
+    """
+    name: str
+    label_divisor: int
+    void_category: int
+    num_classes: int
+    thing_classes: Tuple[int, ...]
+    stuff_classes: Tuple[int, ...]
+    epsilon: float
+    sequence_frames: Optional[int]
+
+    @property
+    def num_categories(self) -> int:
+        return self.num_classes + 1
+
+    @property
+    def wrong_depth_id(self) -> int:
+        return self.num_classes * self.label_divisor
+
+
+CITYSCAPES_DVPS = DVPSProtocol(
+    name='cityscapes-dvps', label_divisor=1000, void_category=32, num_classes=19,
+    thing_classes=tuple(range(11, 19)), stuff_classes=tuple(range(0, 11)), epsilon=0.0,
+    sequence_frames=6)
+
+SEMKITTI_DVPS = DVPSProtocol(
+    name='semkitti-dvps', label_divisor=2**20, void_category=255, num_classes=19,
+    thing_classes=tuple(range(0, 8)), stuff_classes=tuple(range(8, 19)), epsilon=1e-10,
+    sequence_frames=None)
+
+PROTOCOLS = {p.name: p for p in (CITYSCAPES_DVPS, SEMKITTI_DVPS)}
+
+
+def get_protocol(name: str) -> DVPSProtocol:
+    if name not in PROTOCOLS:
+        raise KeyError(f'unknown DVPS protocol {name!r}; choose from {sorted(PROTOCOLS)}')
+    return PROTOCOLS[name]
+
+
+def window_stats(gt_ids: Sequence[np.ndarray],
+                 pred_ids: Sequence[np.ndarray],
+                 pred_depths: Optional[Sequence[np.ndarray]],
+                 gt_depths: Optional[Sequence[np.ndarray]],
+                 protocol: DVPSProtocol,
+                 thresholds: Sequence[Optional[float]] = (None, ) + DPQ_THRESHOLDS
+                 ) -> Dict[Optional[float], PQStats]:
+    """PQ statistics of one window of k frames (k = 1: one image), for each threshold.
+
+    The frames are depth-filtered one by one (λ = None: no filtering, plain PQ) and concatenated
+    side by side before matching, as DVPQ_k does.
+
+    Returns:
+        dict: λ -> :class:`PQStats`.
+    """
+    if len(gt_ids) != len(pred_ids) or len(gt_ids) == 0:
+        raise ValueError('a window needs the same non-zero number of GT and predicted frames')
+    gt_cat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gt_ids], axis=1)
+    out = {}
+    for lam in thresholds:
+        if lam is None:
+            preds = [np.asarray(p, dtype=np.int64) for p in pred_ids]
+        else:
+            if pred_depths is None or gt_depths is None:
+                raise ValueError('depth maps are needed for a depth threshold')
+            preds = [
+                apply_depth_threshold(p, pd, gd, lam, protocol.wrong_depth_id)
+                for p, pd, gd in zip(pred_ids, pred_depths, gt_depths)
+            ]
+        out[lam] = pq_stats(gt_cat, np.concatenate(preds, axis=1), protocol.label_divisor,
+                            protocol.void_category, protocol.num_categories)
+    return out
+
+
+def make_windows(num_frames_per_group: Sequence[int], k: int,
+                 protocol: DVPSProtocol) -> List[List[int]]:
+    """Indices of the k-frame windows over a sorted frame list.
+
+    Args:
+        num_frames_per_group: number of frames in each sequence, in list order.
+        k: window length (1 = DPQ).
+        protocol: Cityscapes-DVPS windows stay inside a sequence (reference: ``range(6 - k + 1)``
+            per sequence); SemKITTI-DVPS windows slide over the whole list, across sequences,
+            as its reference script does.
+    """
+    if k < 1:
+        raise ValueError(f'window length must be >= 1, got {k}')
+    windows = []
+    if protocol.sequence_frames is None:
+        total = int(sum(num_frames_per_group))
+        return [list(range(i, i + k)) for i in range(total - k + 1)]
+    start = 0
+    for n in num_frames_per_group:
+        windows += [list(range(start + i, start + i + k)) for i in range(n - k + 1)]
+        start += n
+    return windows
+
+
+def summarize_dpq(stats: Dict[Optional[float], PQStats],
+                  protocol: DVPSProtocol,
+                  skip_absent: bool = False,
+                  warn_absent: bool = True) -> Dict[str, float]:
+    """Flat dict of PQ / DPQ numbers in **percent** from summed statistics.
+
+    Keys: ``PQ, PQ_th, PQ_st`` (λ = None), ``DPQ@λ, DPQ_th@λ, DPQ_st@λ`` for each λ, and ``DPQ,
+    DPQ_th, DPQ_st`` (mean over the DPQ thresholds present).
+
+    Args:
+        skip_absent: average over classes present in GT or prediction only (otherwise an absent
+            class gives NaN with ε = 0, as in the reference).
+        warn_absent: warn naming absent classes.
+    """
+    out: Dict[str, float] = {}
+    absent_reported = False
+    groups = (('', None), ('_th', protocol.thing_classes), ('_st', protocol.stuff_classes))
+    for lam, st in stats.items():
+        summ = summarize_pq(st, protocol.num_classes, protocol.epsilon)
+        if warn_absent and not absent_reported and summ.absent.any():
+            absent_reported = True
+            warnings.warn(
+                f'{protocol.name}: classes {np.flatnonzero(summ.absent).tolist()} appear in '
+                'neither GT nor prediction; their PQ is '
+                f'{"NaN" if protocol.epsilon == 0 else "0"} and enters the class mean'
+                + ('' if not skip_absent else ' (skipped: skip_absent=True)'), UserWarning)
+        key = 'PQ' if lam is None else 'DPQ'
+        for suffix, classes in groups:
+            value = 100.0 * summ.mean(classes, skip_absent=skip_absent)
+            out[f'{key}{suffix}' if lam is None else f'{key}{suffix}@{lam:g}'] = value
+    lams = [lam for lam in DPQ_THRESHOLDS if lam in stats]
+    if lams:
+        for suffix, _ in groups:
+            out[f'DPQ{suffix}'] = float(np.mean([out[f'DPQ{suffix}@{lam:g}'] for lam in lams]))
+    return out
