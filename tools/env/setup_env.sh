@@ -52,7 +52,7 @@ else
   fi
   $PIP install -q --no-deps "$WHEEL_DIR"/mmcv-*.whl
   # mmcv's own runtime deps (no build needed)
-  $PIP install -q addict yapf==0.40.1 opencv-python-headless==4.10.0.84 packaging
+  $PIP install -q addict yapf==0.40.1 opencv-python==4.11.0.86 packaging
 fi
 
 log "4/5 OpenMMLab + runtime + tests (requirements/{mminstall,runtime,tests}.txt)"

@@ -1,0 +1,45 @@
+"""Class names, thing/stuff split and palettes of the DPS benchmarks (one place)."""
+
+CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
+                      'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
+                      'truck', 'bus', 'train', 'motorcycle', 'bicycle')
+CITYSCAPES_PALETTE = [(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156),
+                      (190, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0),
+                      (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+                      (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100),
+                      (0, 0, 230), (119, 11, 32)]
+
+#: Cityscapes(-DVPS) metainfo: trainIds 0-10 stuff, 11-18 things
+CITYSCAPES_DPS_METAINFO = dict(
+    classes=CITYSCAPES_CLASSES,
+    thing_classes=CITYSCAPES_CLASSES[11:],
+    stuff_classes=CITYSCAPES_CLASSES[:11],
+    thing_ids=tuple(range(11, 19)),
+    stuff_ids=tuple(range(0, 11)),
+    palette=CITYSCAPES_PALETTE,
+    label_divisor=1000,
+    void_category=32,
+    ignore_index=255,
+    dvps_protocol='cityscapes-dvps')
+
+SEMKITTI_CLASSES = ('car', 'bicycle', 'motorcycle', 'truck', 'other-vehicle', 'person',
+                    'bicyclist', 'motorcyclist', 'road', 'parking', 'sidewalk', 'other-ground',
+                    'building', 'fence', 'vegetation', 'trunk', 'terrain', 'pole', 'traffic-sign')
+# semantic-kitti.yaml colours are BGR; these are RGB
+SEMKITTI_PALETTE = [(100, 150, 245), (100, 230, 245), (30, 60, 150), (80, 30, 180), (0, 0, 255),
+                    (255, 30, 30), (255, 40, 200), (150, 30, 90), (255, 0, 255), (255, 150, 255),
+                    (75, 0, 75), (175, 0, 75), (255, 200, 0), (255, 120, 50), (0, 175, 0),
+                    (135, 60, 0), (150, 240, 80), (255, 240, 150), (255, 0, 0)]
+
+#: SemKITTI-DVPS metainfo: classes 0-7 things, 8-18 stuff, ignore 255
+SEMKITTI_DPS_METAINFO = dict(
+    classes=SEMKITTI_CLASSES,
+    thing_classes=SEMKITTI_CLASSES[:8],
+    stuff_classes=SEMKITTI_CLASSES[8:],
+    thing_ids=tuple(range(0, 8)),
+    stuff_ids=tuple(range(8, 19)),
+    palette=SEMKITTI_PALETTE,
+    label_divisor=2**20,
+    void_category=255,
+    ignore_index=255,
+    dvps_protocol='semkitti-dvps')

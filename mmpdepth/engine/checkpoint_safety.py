@@ -1,0 +1,88 @@
+"""Safe checkpoint loading for mmengine on torch >= 2.6.
+
+* Every **local** checkpoint mmengine loads (``load_from``, ``--weights``, ``init_cfg`` with a
+  path, ``resume``) goes through :func:`load_local_checkpoint`: ``torch.load(weights_only=True)``.
+  A file with pickled code (or any class outside torch's allow-list) is refused with a message
+  naming the file and the offending globals.
+* Our runs write checkpoints that need no unsafe class at all (:class:`PlainCheckpointHook`
+  stores mmengine's message hub as plain data), so they load weights-only too.
+* Full unpickling is only ever allowed for **resuming from the run's own work dir**
+  (:func:`trusted_dir` is entered by :class:`DPSRunner.resume`), e.g. for checkpoints written by
+  an older run without the hook. Nothing changes torch's process-wide default.
+"""
+import contextlib
+import contextvars
+import os.path as osp
+import pickle
+from typing import Iterator, Optional
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+
+_TRUSTED_DIR: contextvars.ContextVar = contextvars.ContextVar('mmpdepth_trusted_dir',
+                                                              default=None)
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs full unpickling and is not trusted."""
+
+
+@contextlib.contextmanager
+def trusted_dir(path: Optional[str]) -> Iterator[None]:
+    """Within this context, files under ``path`` may be fully unpickled if weights-only fails."""
+    token = _TRUSTED_DIR.set(osp.realpath(path) if path else None)
+    try:
+        yield
+    finally:
+        _TRUSTED_DIR.reset(token)
+
+
+def _is_trusted(filename: str) -> bool:
+    root = _TRUSTED_DIR.get()
+    if not root:
+        return False
+    real = osp.realpath(filename)
+    return osp.commonpath([real, root]) == root
+
+
+def _unsafe_globals(filename: str) -> str:
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+        return ', '.join(names[:8]) + (' ...' if len(names) > 8 else '')
+    except Exception:  # noqa: BLE001 - best effort for the message only
+        return 'unknown'
+
+
+def load_local_checkpoint(filename: str, map_location=None):
+    """Local-file loader registered into mmengine's ``CheckpointLoader`` (prefix '')."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if _is_trusted(filename):
+            print_log(f'{filename}: not loadable weights-only; fully unpickling it because it '
+                      'is a checkpoint of this run being resumed from its own work dir.',
+                      logger='current', level=30)
+            return torch.load(filename, map_location=map_location, weights_only=False)
+        raise UnsafeCheckpointError(
+            f'{filename}: refused to load — it is not a plain state dict and would need full '
+            f'unpickling (globals: {_unsafe_globals(filename)}). Only weights and plain metadata '
+            'load from outside a resumed work dir. If you trust this file, convert it once with '
+            '`python tools/misc/convert_trusted_checkpoint.py SRC DST --i-trust-this-file`.'
+        ) from e
+
+
+def register_safe_local_loader() -> None:
+    """Make mmengine load local files with :func:`load_local_checkpoint` (idempotent)."""
+    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+
+
+def is_within(path: str, root: str) -> bool:
+    return osp.commonpath([osp.realpath(path), osp.realpath(root)]) == osp.realpath(root)
+
+
+__all__ = ['UnsafeCheckpointError', 'trusted_dir', 'load_local_checkpoint',
+           'register_safe_local_loader', 'is_within']

@@ -1,0 +1,3 @@
+from .plain_checkpoint_hook import PlainCheckpointHook
+
+__all__ = ['PlainCheckpointHook']

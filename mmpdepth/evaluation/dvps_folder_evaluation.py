@@ -1,0 +1,118 @@
+"""Offline DPQ / DVPQ_k evaluation of prediction folders in the reference file formats.
+
+Used by ``tools/analysis_tools/eval_dpq.py`` and by ``benchmarks/bench_dpq.py``.
+"""
+from functools import partial
+from multiprocessing import get_context
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .dvps_files import DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps, load_frame
+from .functional import (DPQ_THRESHOLDS, PQStats, depth_sums, get_protocol, make_windows,
+                         summarize_depth, summarize_dpq, window_stats)
+
+#: keys written by ``eval_dpq.py --out`` (values in percent, depth errors in their own units)
+RESULT_KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ@0.5', 'DPQ_th@0.5', 'DPQ_st@0.5', 'DPQ@0.25',
+               'DPQ_th@0.25', 'DPQ_st@0.25', 'DPQ@0.1', 'DPQ_th@0.1', 'DPQ_st@0.1', 'DPQ',
+               'DPQ_th', 'DPQ_st', 'AbsRel', 'RMSE')
+
+
+def _evaluate_window(task: Tuple[List[DVPSFrame], List[int]], protocol_name: str,
+                     with_depth: bool) -> Tuple[Dict, List[np.ndarray]]:
+    frames, owned = task
+    protocol = get_protocol(protocol_name)
+    loaded = [load_frame(f, protocol_name, with_depth) for f in frames]
+    gts, preds, pdeps, gdeps = (list(x) for x in zip(*loaded))
+    thresholds = (None, ) + (DPQ_THRESHOLDS if with_depth else ())
+    stats = window_stats(gts, preds, pdeps if with_depth else None,
+                         gdeps if with_depth else None, protocol, thresholds)
+    dsums = [depth_sums(pdeps[i], gdeps[i]) for i in owned] if with_depth else []
+    return {k: v.to_array() for k, v in stats.items()}, dsums
+
+
+def index_folders(protocol_name: str, gt_dir: str, pan_dir: str,
+                  depth_dir: Optional[str]) -> List[List[DVPSFrame]]:
+    if protocol_name == 'cityscapes-dvps':
+        return index_cityscapes_dvps(gt_dir, pan_dir, depth_dir)
+    return index_semkitti_dvps(gt_dir, pan_dir, depth_dir)
+
+
+def evaluate_dvps_folders(protocol_name: str,
+                          gt_dir: str,
+                          pan_dir: str,
+                          depth_dir: Optional[str],
+                          eval_frames: int = 1,
+                          nproc: int = 1,
+                          progress: bool = True,
+                          skip_absent: bool = False) -> Dict[str, float]:
+    """Evaluate a prediction folder against a GT folder.
+
+    Args:
+        protocol_name: 'cityscapes-dvps' or 'semkitti-dvps'.
+        depth_dir: predicted depth folder; ``None`` evaluates PQ only.
+        eval_frames: k of DVPQ_k (1 = DPQ).
+        nproc: worker processes (1 = in-process).
+
+    Returns:
+        dict: the summary (see :data:`RESULT_KEYS`) plus ``per_class_pq`` etc. for tables.
+    """
+    protocol = get_protocol(protocol_name)
+    seqs = index_folders(protocol_name, gt_dir, pan_dir, depth_dir)
+    frames = [f for s in seqs for f in s]
+    windows = make_windows([len(s) for s in seqs], eval_frames, protocol)
+    if not windows:
+        raise ValueError(f'no window of {eval_frames} frames fits the {len(frames)} frames')
+    # each frame's depth error is counted once: window i owns its first frame, the last window
+    # of each run owns the rest
+    owner = {}
+    for wi, w in enumerate(windows):
+        for j, fi in enumerate(w):
+            owner.setdefault(fi, (wi, j))
+    owned: List[List[int]] = [[] for _ in windows]
+    for fi, (wi, j) in owner.items():
+        owned[wi].append(j)
+    tasks = [([frames[i] for i in w], owned[wi]) for wi, w in enumerate(windows)]
+    fn = partial(_evaluate_window, protocol_name=protocol_name, with_depth=depth_dir is not None)
+    results = _run(fn, tasks, nproc, progress)
+
+    total: Dict = {}
+    dsums = []
+    for stats, ds in results:
+        for k, arr in stats.items():
+            total[k] = total[k] + arr if k in total else arr
+        dsums += ds
+    stats = {k: PQStats.from_array(v) for k, v in total.items()}
+    out = summarize_dpq(stats, protocol, skip_absent=skip_absent)
+    if depth_dir is not None:
+        depth = summarize_depth(dsums)
+        out.update(depth)
+    out['_stats'] = stats
+    out['_num_frames'] = len(frames)
+    out['_num_windows'] = len(windows)
+    return out
+
+
+def _run(fn, tasks: Sequence, nproc: int, progress: bool) -> List:
+    bar = None
+    if progress:
+        try:
+            from mmengine.utils import ProgressBar
+            bar = ProgressBar(len(tasks))
+        except ImportError:  # pragma: no cover - mmengine is a dependency
+            bar = None
+    out = []
+    if nproc <= 1:
+        for t in tasks:
+            out.append(fn(t))
+            if bar:
+                bar.update()
+    else:
+        with get_context('fork').Pool(nproc) as pool:
+            for r in pool.imap(fn, tasks, chunksize=max(1, len(tasks) // (nproc * 8))):
+                out.append(r)
+                if bar:
+                    bar.update()
+    if bar:
+        print()
+    return out

@@ -1,0 +1,3 @@
+from .dpq_metric import DPQMetric
+
+__all__ = ['DPQMetric']

@@ -1,0 +1,171 @@
+"""DPQ / PQ / depth metric for mmengine evaluators (a thin wrapper of the functional core)."""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from mmpdepth.registry import METRICS
+
+from ..dvps_files import (read_cityscapes_dvps_gt, read_depth_png, read_semkitti_gt,
+                          write_cityscapes_dvps_pred, write_depth_png, write_semkitti_pred)
+from ..functional import (DPQ_THRESHOLDS, DVPSProtocol, PQStats, depth_sums, get_protocol,
+                          summarize_depth, summarize_dpq, summarize_pq, window_stats)
+from ..result_table import classwise_table, summary_table
+
+
+@METRICS.register_module()
+class DPQMetric(BaseMetric):
+    """PQ, DPQ^λ (λ ∈ {0.5, 0.25, 0.1}), DPQ and depth errors of DPS predictions.
+
+    ``process`` keeps only per-image statistics (PQ counts per class and threshold, depth sums),
+    so collecting them across ranks is cheap; ``compute_metrics`` sums them over the set
+    (dataset-level PQ, as the reference scripts) and logs a table.
+
+    GT is read from the files named in each sample's metainfo (``pan_path`` or ``sem_path`` +
+    ``inst_path``, and ``depth_path``), at the original resolution, exactly as the reference
+    evaluators read it. Predictions (``pred_panoptic_seg`` ids ``class * label_divisor +
+    instance``, ``pred_depth_map`` metres) must be at the original size (models predict with
+    ``rescale=True``).
+
+    Args:
+        protocol (str, optional): 'cityscapes-dvps' or 'semkitti-dvps'; by default taken from
+            the dataset metainfo (``dvps_protocol``), else Cityscapes-DVPS.
+        pred_label_divisor (int): divisor of the model's ids (``test_cfg.fusion.label_divisor``).
+        pred_void_label (int): class id the model writes on void pixels (255).
+        thresholds (Sequence[float]): DPQ thresholds.
+        with_depth (bool): compute DPQ and depth metrics (False: PQ only).
+        skip_absent (bool): class means over classes present in GT or prediction only.
+        classwise (bool): also log per-class tables.
+        format_only (bool): only write predictions (needs ``outfile_prefix``).
+        outfile_prefix (str, optional): write predictions in the reference formats here:
+            ``{prefix}/panoptic/`` and ``{prefix}/depth/`` (readable by ``eval_dpq.py``).
+    """
+    default_prefix: Optional[str] = 'dps'
+
+    def __init__(self,
+                 protocol: Optional[str] = None,
+                 pred_label_divisor: int = 1000,
+                 pred_void_label: int = 255,
+                 thresholds: Sequence[float] = DPQ_THRESHOLDS,
+                 with_depth: bool = True,
+                 skip_absent: bool = False,
+                 classwise: bool = False,
+                 format_only: bool = False,
+                 outfile_prefix: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if format_only and not outfile_prefix:
+            raise ValueError('format_only=True needs outfile_prefix')
+        self.protocol_name = protocol
+        self.pred_label_divisor = pred_label_divisor
+        self.pred_void_label = pred_void_label
+        self.thresholds = tuple(thresholds)
+        self.with_depth = with_depth
+        self.skip_absent = skip_absent
+        self.classwise = classwise
+        self.format_only = format_only
+        self.outfile_prefix = outfile_prefix
+
+    @property
+    def protocol(self) -> DVPSProtocol:
+        name = self.protocol_name or (self.dataset_meta or {}).get('dvps_protocol') \
+            or 'cityscapes-dvps'
+        return get_protocol(name)
+
+    def _pred_ids(self, pred: np.ndarray, protocol: DVPSProtocol) -> np.ndarray:
+        """Model ids -> the protocol's encoding; void -> the protocol's void category."""
+        pred = pred.astype(np.int64)
+        cls, inst = pred // self.pred_label_divisor, pred % self.pred_label_divisor
+        cls = np.where(cls == self.pred_void_label, protocol.void_category, cls)
+        return cls * protocol.label_divisor + inst
+
+    @staticmethod
+    def _read_gt(meta: dict, protocol: DVPSProtocol):
+        fmt = meta.get('ann_format')
+        if fmt == 'cityscapes-dvps':
+            gt = read_cityscapes_dvps_gt(meta['pan_path'])
+        elif fmt == 'semkitti-dvps':
+            gt = read_semkitti_gt(meta['sem_path'], meta['inst_path'])
+        elif fmt == 'cityscapes-panoptic':
+            from mmpdepth.datasets.class_meta import CITYSCAPES_DPS_METAINFO
+            from mmpdepth.datasets.transforms.loading import read_panoptic_annotation
+            sem, inst = read_panoptic_annotation(meta, CITYSCAPES_DPS_METAINFO)
+            sem = sem.astype(np.int64)
+            gt = np.where(sem == 255, protocol.void_category, sem) * protocol.label_divisor + inst
+        else:
+            raise ValueError(f'DPQMetric cannot read GT of format {fmt!r} '
+                             f'({meta.get("img_path")}); samples need ann_format and GT paths')
+        return gt
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        protocol = self.protocol
+        for ds in data_samples:
+            pred = ds['pred_panoptic_seg']['sem_seg'].cpu().numpy()[0]
+            pred_depth = ds['pred_depth_map']['data'].cpu().numpy()[0] \
+                if self.with_depth and 'pred_depth_map' in ds else None
+            if self.outfile_prefix:
+                self._write(ds, pred, pred_depth, protocol)
+            if self.format_only:
+                continue
+            pred_ids = self._pred_ids(pred, protocol)
+            gt = self._read_gt(ds, protocol)
+            if gt.shape != pred_ids.shape:
+                raise ValueError(f'{ds.get("img_path")}: prediction size {pred_ids.shape} '
+                                 f'differs from GT {gt.shape} (predict with rescale=True)')
+            gt_depth = None
+            lams = (None, )
+            if self.with_depth and pred_depth is not None and ds.get('depth_path'):
+                gt_depth = read_depth_png(ds['depth_path'], gt.shape)
+                lams = (None, ) + self.thresholds
+            stats = window_stats([gt], [pred_ids], [pred_depth] if gt_depth is not None else None,
+                                 [gt_depth] if gt_depth is not None else None, protocol, lams)
+            result = {'stats': {k: v.to_array() for k, v in stats.items()}}
+            if gt_depth is not None:
+                result['depth'] = depth_sums(pred_depth, gt_depth)
+            self.results.append(result)
+
+    def _write(self, ds: dict, pred: np.ndarray, pred_depth: Optional[np.ndarray],
+               protocol: DVPSProtocol) -> None:
+        pan_dir = osp.join(self.outfile_prefix, 'panoptic')
+        depth_dir = osp.join(self.outfile_prefix, 'depth')
+        os.makedirs(pan_dir, exist_ok=True)
+        name = osp.basename(ds.get('img_path') or f'{ds.get("img_id")}.png')
+        stem = osp.splitext(name)[0]
+        ids = self._pred_ids(pred, protocol)
+        if protocol.name == 'semkitti-dvps':
+            write_semkitti_pred(osp.join(pan_dir, f'{stem}_cat.png'),
+                                osp.join(pan_dir, f'{stem}_ins.png'), ids, protocol.label_divisor)
+        else:
+            write_cityscapes_dvps_pred(osp.join(pan_dir, f'{stem}.png'), ids,
+                                       protocol.label_divisor)
+        if pred_depth is not None:
+            os.makedirs(depth_dir, exist_ok=True)
+            write_depth_png(osp.join(depth_dir, f'{stem}.png'), pred_depth)
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        logger = MMLogger.get_current_instance()
+        if self.format_only:
+            logger.info(f'predictions written to {self.outfile_prefix}')
+            return dict()
+        protocol = self.protocol
+        total: Dict = {}
+        for r in results:
+            for k, arr in r['stats'].items():
+                total[k] = total[k] + arr if k in total else arr
+        stats = {k: PQStats.from_array(v) for k, v in total.items()}
+        out = summarize_dpq(stats, protocol, skip_absent=self.skip_absent)
+        depth = [r['depth'] for r in results if 'depth' in r]
+        if depth:
+            out.update(summarize_depth(depth))
+        logger.info(f'{protocol.name} results on {len(results)} images:\n' + summary_table(out))
+        if self.classwise:
+            names = (self.dataset_meta or {}).get('classes')
+            for lam, st in stats.items():
+                s = summarize_pq(st, protocol.num_classes, protocol.epsilon)
+                logger.info('\n' + classwise_table(s.pq, s.sq, s.rq, names,
+                                                   'PQ' if lam is None else f'DPQ@{lam:g}'))
+        return {k: float(v) for k, v in out.items()}

@@ -1,0 +1,37 @@
+"""ASCII tables for DPQ results (one place, used by the metric and the offline CLI)."""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from terminaltables import AsciiTable
+
+
+def _fmt(v: float) -> str:
+    return 'nan' if v is None or (isinstance(v, float) and np.isnan(v)) else f'{v:.2f}'
+
+
+def summary_table(results: Dict[str, float]) -> str:
+    """Rows: PQ and DPQ@λ / DPQ; columns: all / things / stuff; then depth errors."""
+    rows = [['', 'all', 'things', 'stuff']]
+    if 'PQ' in results:
+        rows.append(['PQ', _fmt(results['PQ']), _fmt(results['PQ_th']), _fmt(results['PQ_st'])])
+    for key in ('DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1', 'DPQ'):
+        if key in results:
+            th = key.replace('DPQ', 'DPQ_th')
+            st = key.replace('DPQ', 'DPQ_st')
+            rows.append([key, _fmt(results[key]), _fmt(results[th]), _fmt(results[st])])
+    table = AsciiTable(rows).table
+    depth_keys = [k for k in ('AbsRel', 'SqRel', 'RMSE', 'RMSE_log', 'SILog', 'd1', 'd2', 'd3')
+                  if k in results]
+    if depth_keys:
+        table += '\n' + AsciiTable([depth_keys, [f'{results[k]:.4f}' for k in depth_keys]]).table
+    return table
+
+
+def classwise_table(pq: np.ndarray, sq: np.ndarray, rq: np.ndarray,
+                    class_names: Optional[Sequence[str]] = None, title: str = 'PQ') -> str:
+    """Per-class PQ / SQ / RQ in percent."""
+    rows = [['class', title, 'SQ', 'RQ']]
+    for i in range(len(pq)):
+        name = class_names[i] if class_names is not None and i < len(class_names) else str(i)
+        rows.append([name, _fmt(100 * pq[i]), _fmt(100 * sq[i]), _fmt(100 * rq[i])])
+    return AsciiTable(rows).table

@@ -1,0 +1,3 @@
+from .dps_data_preprocessor import DPSDataPreprocessor
+
+__all__ = ['DPSDataPreprocessor']

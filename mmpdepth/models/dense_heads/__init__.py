@@ -1,0 +1,3 @@
+from .panoptic_depth_head import PanopticDepthHead
+
+__all__ = ['PanopticDepthHead']

@@ -1,0 +1,567 @@
+"""Kernel producer and embeddings of PanopticDepth (paper §3.1-3.3; spec §1-2).
+
+``forward`` maps FPN features to the shared stride-4 embeddings and per-level maps; ``loss``
+selects training kernels and computes the position, segmentation and depth losses;
+``predict`` selects and fuses test kernels and returns per-image thing / stuff candidates (mask
+logits at stride 4, classes, scores, depth kernels) for :class:`PanopticDepthFusionHead`.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.model import BaseModule, normal_init
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmpdepth.registry import MODELS
+
+from ..layers.center_heatmap import center_peaks, draw_gaussian, panopticfcn_gaussian_radius
+from ..layers.conv_tower import ConvTower
+from ..layers.instance_depth import InstanceDepthGenerator
+
+#: PanopticDepth's thing-size ranges per level P3..P7 (sqrt of box area, input pixels)
+OFFICIAL_INSTANCE_SCALES = ((1, 128), (64, 256), (128, 512), (256, 1024), (512, 2048))
+
+
+@MODELS.register_module()
+class PanopticDepthHead(BaseModule):
+    """Kernel producer (position / kernel / depth-kernel heads shared over levels), mask
+    embedding E^m and depth embedding E^d.
+
+    Args:
+        num_classes (int): classes of the region (stuff) head; all classes, things included, as
+            in the official code. Defaults to 19.
+        thing_class_ids (Sequence[int]): dataset class index of each thing channel of the centre
+            head. Defaults to Cityscapes trainIds 11..18.
+        in_channels (int): FPN channels. feat_channels (int): tower channels.
+        mask_embed_channels (int): e^m (256).
+        sem_fpn_levels (Sequence[int]): indices of P2..P5 in the FPN outputs.
+        kernel_levels (Sequence[int]): indices of P3..P7 in the FPN outputs.
+        semantic_fpn (dict): config of the stride-4 fusion.
+        num_convs (int): layers per tower (3).
+        position_deform, kernel_deform, encoder_deform, depth_kernel_deform (bool): DCNv2 in
+            the position head, kernel head, both embeddings, depth-kernel head.
+        norm_cfg (dict): norm of the position / kernel / depth-kernel towers (GN 32).
+        center_bias_init (float): bias of the centre and region outputs (-2.19).
+        depth (dict, optional): :class:`InstanceDepthGenerator` args; ``None`` builds a PS-only
+            head without depth branches.
+        kernel_fusion (dict): config of :class:`AdaptiveKernelFusion` (test time).
+        loss_center, loss_region (dict): focal losses on soft targets (mmdet ``FocalLoss``).
+        loss_dice (dict): mmdet ``DiceLoss`` on probabilities (weight 4 = λ_seg).
+        loss_depth (dict): :class:`InstanceDepthLoss`.
+        train_cfg (dict): ``pos_num`` (7), ``instance_scales``, ``gaussian_sigma`` (3),
+            ``min_overlap`` (0.7), ``shift_target`` ('mean' or 'min'), ``stuff_depth_class_ids``
+            (classes whose region kernels get depth supervision; default: non-thing classes).
+        test_cfg (dict): ``center_pool_sizes`` (3,3,3,5,5), ``center_top_num`` (100 per level =
+            TOP_NUM // 2), ``center_thr`` (0.01).
+    """
+
+    def __init__(self,
+                 num_classes: int = 19,
+                 thing_class_ids: Sequence[int] = tuple(range(11, 19)),
+                 in_channels: int = 256,
+                 feat_channels: int = 256,
+                 mask_embed_channels: int = 256,
+                 sem_fpn_levels: Sequence[int] = (0, 1, 2, 3),
+                 kernel_levels: Sequence[int] = (1, 2, 3, 4, 5),
+                 semantic_fpn: ConfigType = dict(type='SemanticFPNFusion'),
+                 num_convs: int = 3,
+                 position_deform: bool = True,
+                 kernel_deform: bool = False,
+                 encoder_deform: bool = True,
+                 depth_kernel_deform: bool = True,
+                 norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
+                 center_bias_init: float = -2.19,
+                 depth: OptConfigType = dict(mode='official', embed_channels=16, d_max=88.0,
+                                             clamp=(0.0, 80.0)),
+                 kernel_fusion: ConfigType = dict(type='AdaptiveKernelFusion'),
+                 loss_center: ConfigType = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                                                alpha=0.25, reduction='sum', loss_weight=1.0),
+                 loss_region: ConfigType = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                                                alpha=0.25, reduction='sum', loss_weight=1.0),
+                 loss_dice: ConfigType = dict(type='DiceLoss', use_sigmoid=False, activate=False,
+                                              naive_dice=False, eps=5e-9, reduction='sum',
+                                              loss_weight=4.0),
+                 loss_depth: ConfigType = dict(type='InstanceDepthLoss', si_weight=5.0,
+                                               loss_weight=5.0, instance_weight=1.0),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.num_classes = num_classes
+        self.thing_class_ids = tuple(thing_class_ids)
+        self.num_things = len(self.thing_class_ids)
+        self.sem_fpn_levels = tuple(sem_fpn_levels)
+        self.kernel_levels = tuple(kernel_levels)
+        self.mask_embed_channels = mask_embed_channels
+        self.train_cfg = dict(pos_num=7, instance_scales=OFFICIAL_INSTANCE_SCALES,
+                              gaussian_sigma=3.0, min_overlap=0.7, shift_target='mean',
+                              stuff_depth_class_ids=None, **(train_cfg or {}))
+        self.test_cfg = dict(center_pool_sizes=(3, 3, 3, 5, 5), center_top_num=100,
+                             center_thr=0.01, **(test_cfg or {}))
+        if len(self.train_cfg['instance_scales']) != len(self.kernel_levels):
+            raise ValueError('train_cfg.instance_scales needs one range per kernel level')
+
+        self.semantic_fpn = MODELS.build(semantic_fpn)
+        self.mask_encoder = ConvTower(feat_channels, mask_embed_channels, num_convs,
+                                      deform=encoder_deform, coord=True, norm_cfg=None)
+        self.position_tower = ConvTower(in_channels, feat_channels, num_convs,
+                                        deform=position_deform, coord=False, norm_cfg=norm_cfg)
+        self.center_out = nn.Conv2d(feat_channels, self.num_things, 3, padding=1)
+        self.region_out = nn.Conv2d(feat_channels, num_classes, 3, padding=1)
+        self.kernel_tower = ConvTower(in_channels, feat_channels, num_convs,
+                                      deform=kernel_deform, coord=True, norm_cfg=norm_cfg)
+        self.kernel_out = nn.Conv2d(feat_channels, mask_embed_channels, 3, padding=1)
+        # kernel projections ("embed_extractor"), one for things and one for stuff
+        self.thing_kernel_proj = nn.Linear(mask_embed_channels, mask_embed_channels)
+        self.stuff_kernel_proj = nn.Linear(mask_embed_channels, mask_embed_channels)
+        self.center_bias_init = center_bias_init
+
+        self.with_depth = depth is not None
+        if self.with_depth:
+            self.depth_generator = InstanceDepthGenerator(**depth)
+            e = self.depth_generator.embed_channels
+            self.depth_encoder = ConvTower(feat_channels, feat_channels, num_convs,
+                                           deform=encoder_deform, coord=True, norm_cfg=None)
+            self.depth_embed_out = nn.Conv2d(feat_channels, e, 1)
+            dk = self.depth_generator.kernel_channels
+            if dk > 0:
+                self.depth_kernel_tower = ConvTower(in_channels, feat_channels, num_convs,
+                                                    deform=depth_kernel_deform, coord=True,
+                                                    norm_cfg=norm_cfg)
+                self.depth_kernel_out = nn.Conv2d(feat_channels, dk, 3, padding=1)
+            self.loss_depth = MODELS.build(loss_depth)
+        self.kernel_fusion = MODELS.build(kernel_fusion)
+        self.loss_center = MODELS.build(loss_center)
+        self.loss_region = MODELS.build(loss_region)
+        self.loss_dice = MODELS.build(loss_dice)
+        thing = torch.zeros(num_classes, dtype=torch.bool)
+        thing[list(self.thing_class_ids)] = True
+        self.register_buffer('is_thing_class', thing, persistent=False)
+        class_to_thing = torch.full((num_classes, ), -1, dtype=torch.long)
+        class_to_thing[list(self.thing_class_ids)] = torch.arange(self.num_things)
+        self.register_buffer('class_to_thing', class_to_thing, persistent=False)
+        depth_ids = self.train_cfg['stuff_depth_class_ids']
+        stuff_depth = ~thing if depth_ids is None else torch.zeros_like(thing).index_fill_(
+            0, torch.as_tensor(list(depth_ids), dtype=torch.long), True)
+        self.register_buffer('stuff_depth_classes', stuff_depth, persistent=False)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for layer in (self.center_out, self.region_out):
+            normal_init(layer, std=0.01, bias=self.center_bias_init)
+        for layer in (self.kernel_out, self.thing_kernel_proj, self.stuff_kernel_proj):
+            normal_init(layer, std=0.01, bias=0)
+        if self.with_depth:
+            normal_init(self.depth_embed_out, std=0.01, bias=0)
+            if hasattr(self, 'depth_kernel_out'):
+                normal_init(self.depth_kernel_out, std=0.01, bias=0)
+
+    # ------------------------------------------------------------------------------------------
+    def forward(self, x: Sequence[Tensor]) -> Dict[str, object]:
+        """FPN features -> embeddings and per-level maps.
+
+        Args:
+            x (Sequence[Tensor]): FPN outputs P2..P7, each (B, C, H/s, W/s).
+
+        Returns:
+            dict: ``mask_embed`` (B, e^m, h, w) and ``depth_embed`` (B, e^d, h, w) at stride 4
+            (``depth_embed`` None without depth); lists over kernel levels of ``center_logits``
+            (B, T, H_l, W_l), ``region_logits`` (B, K, H_l, W_l), ``kernel_maps`` (B, e^m, H_l,
+            W_l) and ``depth_kernel_maps`` (B, D, H_l, W_l) or None.
+        """
+        sem_feat = self.semantic_fpn([x[i] for i in self.sem_fpn_levels])
+        out = dict(sem_feat=sem_feat, mask_embed=self.mask_encoder(sem_feat), depth_embed=None)
+        if self.with_depth:
+            out['depth_embed'] = self.depth_embed_out(self.depth_encoder(sem_feat))
+        centers, regions, kernels, depth_kernels = [], [], [], []
+        for i in self.kernel_levels:
+            feat = x[i]
+            pos = self.position_tower(feat)
+            centers.append(self.center_out(pos))
+            regions.append(self.region_out(pos))
+            kernels.append(self.kernel_out(self.kernel_tower(feat)))
+            if self.with_depth and hasattr(self, 'depth_kernel_out'):
+                depth_kernels.append(self.depth_kernel_out(self.depth_kernel_tower(feat)))
+            else:
+                depth_kernels.append(None)
+        out.update(center_logits=centers, region_logits=regions, kernel_maps=kernels,
+                   depth_kernel_maps=depth_kernels)
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # training
+    def loss(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        outs = self(x)
+        return self.loss_by_feat(outs, batch_data_samples)
+
+    @torch.no_grad()
+    def get_targets(self, data_sample, embed_hw: Tuple[int, int],
+                    level_hw: Sequence[Tuple[int, int]], pad_hw: Tuple[int, int]) -> dict:
+        """Targets of one image (spec §2.1-2.2, §2.6).
+
+        Args:
+            data_sample: with ``gt_instances`` (labels, masks, bboxes), ``gt_sem_seg`` and
+                (with depth) ``gt_depth_map``, padded to ``pad_hw``.
+            embed_hw: (h, w) of the stride-4 embeddings. level_hw: (H_l, W_l) per level.
+            pad_hw: (H, W) of the padded input.
+
+        Returns:
+            dict with ``sem_s4`` (K, h, w) soft class maps; per level lists ``region_target``
+            (K, H_l, W_l), ``center_target`` (T, H_l, W_l), ``thing_index`` (n_l,) indices of the
+            instances assigned to the level; and ``inst_s4`` (N, h, w) soft instance masks,
+            ``inst_thing`` (N,) thing channels, ``depth_s4`` (h, w) or None.
+        """
+        h4, w4 = embed_hw
+        device = self.is_thing_class.device
+        k = self.num_classes
+        sem = data_sample.gt_sem_seg.sem_seg[0].to(device).long()
+        sem = torch.where(sem >= k, torch.full_like(sem, k), sem)
+        onehot = F.one_hot(sem, k + 1).permute(2, 0, 1)[:k].float()
+        H, W = sem.shape
+        nh, nw = int(H / 4 + 0.5), int(W / 4 + 0.5)
+        sem_s4 = torch.zeros(k, h4, w4, device=device)
+        sem_s4[:, :nh, :nw] = F.interpolate(onehot[None], size=(nh, nw), mode='bilinear',
+                                            align_corners=False)[0][:, :h4, :w4]
+        region_targets = []
+        for hw in level_hw:
+            t = F.interpolate(sem_s4[None], size=hw, mode='bilinear', align_corners=False)[0]
+            t = t.clamp(max=1.0)
+            t[t < 0.5] = 0.0
+            region_targets.append(t)
+
+        gt = data_sample.gt_instances
+        labels = gt.labels.to(device).long()
+        keep = self.is_thing_class[labels] if len(labels) else labels.bool()
+        n = int(keep.sum())
+        center_targets = [torch.zeros(self.num_things, *hw, device=device) for hw in level_hw]
+        thing_index: List[Tensor] = [torch.zeros(0, dtype=torch.long, device=device)
+                                     for _ in level_hw]
+        inst_s4 = torch.zeros(0, h4, w4, device=device)
+        inst_thing = torch.zeros(0, dtype=torch.long, device=device)
+        if n > 0:
+            masks = gt.masks
+            masks = masks.to_tensor(torch.float32, device) if hasattr(masks, 'to_tensor') \
+                else masks.to(device).float()
+            masks = masks[keep]
+            inst_thing = self.class_to_thing[labels[keep]]
+            boxes = gt.bboxes.to(device).float()[keep] if 'bboxes' in gt else \
+                _boxes_from_masks(masks)
+            mh, mw = masks.shape[-2:]
+            s4 = F.interpolate(masks[None], size=(int(mh / 4 + 0.5), int(mw / 4 + 0.5)),
+                               mode='bilinear', align_corners=False)[0]
+            inst_s4 = torch.zeros(n, h4, w4, device=device)
+            inst_s4[:, :s4.shape[1], :s4.shape[2]] = s4[:, :h4, :w4]
+            centers = _mass_centers(s4)  # (n, 2) x, y at stride 4
+            sizes = torch.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+            for li, (hw, (lo, hi)) in enumerate(zip(level_hw, self.train_cfg['instance_scales'])):
+                assigned = torch.nonzero((sizes >= lo) & (sizes <= hi)).flatten()
+                thing_index[li] = assigned
+                if len(assigned) == 0:
+                    continue
+                c = centers[assigned].clone()
+                c[:, 0] *= hw[1] / w4
+                c[:, 1] *= hw[0] / h4
+                c = c.to(torch.int64)
+                c[:, 0].clamp_(0, hw[1])
+                c[:, 1].clamp_(0, hw[0])
+                b = boxes[assigned]
+                wh = torch.stack([(b[:, 2] - b[:, 0]) * hw[1] / pad_hw[1],
+                                  (b[:, 3] - b[:, 1]) * hw[0] / pad_hw[0]], dim=1)
+                radius = panopticfcn_gaussian_radius(wh, self.train_cfg['min_overlap'])
+                radius = radius.clamp(min=0).to(torch.int64)
+                for j, inst in enumerate(assigned.tolist()):
+                    draw_gaussian(center_targets[li][inst_thing[inst]], (c[j, 0], c[j, 1]),
+                                  int(radius[j]), self.train_cfg['gaussian_sigma'])
+        depth_s4 = None
+        if self.with_depth and 'gt_depth_map' in data_sample:
+            d = data_sample.gt_depth_map.data.to(device).float()
+            dh, dw = d.shape[-2:]
+            d4 = F.interpolate(d[None], size=(int(dh / 4 + 0.5), int(dw / 4 + 0.5)),
+                               mode='nearest')[0, 0]
+            depth_s4 = torch.zeros(h4, w4, device=device)
+            depth_s4[:d4.shape[0], :d4.shape[1]] = d4[:h4, :w4]
+        return dict(sem_s4=sem_s4, region_target=region_targets, center_target=center_targets,
+                    thing_index=thing_index, inst_s4=inst_s4, inst_thing=inst_thing,
+                    depth_s4=depth_s4)
+
+    def loss_by_feat(self, outs: dict, batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses of spec §2.4-2.6 with per-image kernel selection (any batch size)."""
+        mask_embed = outs['mask_embed']
+        depth_embed = outs['depth_embed']
+        b = mask_embed.shape[0]
+        embed_hw = tuple(mask_embed.shape[-2:])
+        level_hw = [tuple(c.shape[-2:]) for c in outs['center_logits']]
+        pad_hw = tuple(batch_data_samples[0].batch_input_shape)
+        pos_num = self.train_cfg['pos_num']
+        device = mask_embed.device
+
+        loss_center = mask_embed.new_zeros(())
+        loss_region = mask_embed.new_zeros(())
+        dice_things, dice_stuff = [], []
+        thing_total = 0
+        stuff_total = 0
+        depth_pred_px, depth_gt_px = [], []
+        shift_pred, shift_gt, shift_img = [], [], []
+        with_depth_loss = self.with_depth and all('gt_depth_map' in ds
+                                                  for ds in batch_data_samples)
+        for i, ds in enumerate(batch_data_samples):
+            tg = self.get_targets(ds, embed_hw, level_hw, pad_hw)
+            th_kernels, th_weights, th_depth_k, th_inst = [], [], [], []
+            st_kernels, st_targets, st_depth_k, st_class = [], [], [], []
+            for li in range(len(level_hw)):
+                center = outs['center_logits'][li][i]
+                region = outs['region_logits'][li][i]
+                kmap = outs['kernel_maps'][li][i]
+                dkmap = outs['depth_kernel_maps'][li][i] \
+                    if outs['depth_kernel_maps'][li] is not None else None
+                hl, wl = level_hw[li]
+                loss_center = loss_center + self.loss_center(center, tg['center_target'][li])
+                loss_region = loss_region + self.loss_region(
+                    region, tg['region_target'][li]) / float(hl * wl)
+                # things: top-k centre positions inside each assigned instance
+                idx = tg['thing_index'][li]
+                if len(idx):
+                    guide_mask = F.interpolate(tg['inst_s4'][idx][None], size=(hl, wl),
+                                               mode='bilinear', align_corners=False)[0]
+                    probs = center.sigmoid()[tg['inst_thing'][idx]]
+                    inside = (guide_mask > 0.1) & (guide_mask < 255)
+                    guidance = torch.where(inside, probs, torch.zeros_like(probs))
+                    k = min(pos_num, hl * wl)
+                    w, pos = torch.topk(guidance.flatten(1), k=k, dim=1)  # (n, k)
+                    th_kernels.append(kmap.flatten(1)[:, pos.flatten()].t().reshape(
+                        len(idx), k, -1))
+                    th_weights.append(w)
+                    th_inst.append(idx)
+                    if dkmap is not None:
+                        th_depth_k.append(dkmap.flatten(1)[:, pos.flatten()].t().reshape(
+                            len(idx), k, -1))
+                # stuff (all classes): masked mean of G over the binary level target
+                present = tg['region_target'][li].flatten(1).sum(1) > 0
+                cls = torch.nonzero(present).flatten()
+                if len(cls):
+                    m = (tg['region_target'][li][cls] > 0).float().flatten(1)
+                    denom = m.sum(1, keepdim=True).clamp(min=1)
+                    st_kernels.append((m @ kmap.flatten(1).t()) / denom)
+                    st_targets.append(tg['sem_s4'][cls])
+                    st_class.append(cls)
+                    if dkmap is not None:
+                        st_depth_k.append((m @ dkmap.flatten(1).t()) / denom)
+            embed = mask_embed[i].flatten(1)  # (e, hw)
+            if th_kernels:
+                kern = torch.cat(th_kernels)  # (N, k, e)
+                n_inst, k = kern.shape[:2]
+                logits = self.thing_kernel_proj(kern.reshape(n_inst * k, -1)) @ embed
+                probs = logits.sigmoid()
+                inst_ids = torch.cat(th_inst)
+                target = tg['inst_s4'][inst_ids].flatten(1)
+                target = target[:, None].expand(-1, k, -1).reshape(n_inst * k, -1)
+                weights = torch.cat(th_weights)
+                weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-8)
+                dice_things.append(self.loss_dice(probs, target, weight=weights.reshape(-1)))
+                thing_total += n_inst
+            if st_kernels:
+                kern = torch.cat(st_kernels)
+                probs = (self.stuff_kernel_proj(kern) @ embed).sigmoid()
+                target = torch.cat(st_targets).flatten(1)
+                dice_stuff.append(self.loss_dice(probs, target))
+                stuff_total += kern.shape[0]
+            if with_depth_loss and tg['depth_s4'] is not None:
+                self._collect_depth(i, tg, depth_embed[i], th_inst, th_depth_k, st_class,
+                                    st_targets, st_depth_k, depth_pred_px, depth_gt_px,
+                                    shift_pred, shift_gt, shift_img)
+
+        zero = mask_embed.sum() * 0.0
+        losses = dict(
+            loss_pos_th=loss_center / max(thing_total, 1),
+            loss_pos_st=loss_region / b,
+            loss_seg_th=(sum(dice_things) if dice_things else zero) / max(thing_total, 1),
+            loss_seg_st=(sum(dice_stuff) if dice_stuff else zero) / max(stuff_total, 1))
+        if with_depth_loss:
+            dz = depth_embed.sum() * 0.0
+            if depth_pred_px:
+                losses['loss_depth'] = self.loss_depth.loss_pixel(torch.cat(depth_pred_px),
+                                                                  torch.cat(depth_gt_px))
+            else:
+                losses['loss_depth'] = dz
+            if self.depth_generator.has_shift and self.loss_depth.instance_weight > 0:
+                if shift_pred:
+                    losses['loss_depth_ins'] = self.loss_depth.loss_instance(
+                        torch.cat(shift_pred), torch.cat(shift_gt), torch.cat(shift_img))
+                else:
+                    losses['loss_depth_ins'] = dz
+        return losses
+
+    def _collect_depth(self, img_idx: int, tg: dict, depth_embed: Tensor, th_inst, th_depth_k,
+                       st_class, st_targets, st_depth_k, pred_px, gt_px, shift_pred, shift_gt,
+                       shift_img) -> None:
+        """Gather (prediction, GT) depth pairs of one image (spec §2.6)."""
+        gt = tg['depth_s4']
+        valid = gt > 0
+        gen = self.depth_generator
+        pos_num = self.train_cfg['pos_num']
+        if th_inst:
+            inst_ids = torch.cat(th_inst)
+            sel = (tg['inst_s4'][inst_ids] > 0) & valid  # dilated (bilinear) mask ∧ valid
+            ok = sel.flatten(1).any(1)
+            if ok.any():
+                sel = sel[ok]
+                n = sel.shape[0]
+                if th_depth_k:
+                    dk = torch.cat(th_depth_k)[ok]  # (n, k, D)
+                    k = dk.shape[1]
+                    maps = gen(depth_embed, dk.reshape(n * k, -1)).reshape(n, k, *gt.shape)
+                else:  # pixel-wise depth (variant A): one dense map for every instance
+                    k = pos_num
+                    maps = gen(depth_embed, None)[0].expand(n, k, *gt.shape)
+                m = sel[:, None].expand(-1, k, -1, -1)
+                pred_px.append(maps[m])
+                gt_px.append(gt[None, None].expand(n, k, -1, -1)[m])
+                if th_depth_k and gen.has_shift and self.loss_depth.instance_weight > 0:
+                    g = gt[None].expand(n, -1, -1)
+                    if self.train_cfg['shift_target'] == 'min':
+                        stat = torch.where(sel, g, torch.full_like(g, float('inf')))
+                        stat = stat.flatten(1).min(1).values
+                    else:
+                        stat = (g * sel).flatten(1).sum(1) / sel.flatten(1).sum(1).clamp(min=1)
+                    shift_pred.append(gen.shift(dk).reshape(-1))
+                    shift_gt.append(stat[:, None].expand(-1, k).reshape(-1))
+                    shift_img.append(torch.full((n * k, ), img_idx, dtype=torch.long,
+                                                device=gt.device))
+        if st_class:
+            cls = torch.cat(st_class)
+            targets = torch.cat(st_targets)
+            use = self.stuff_depth_classes[cls]
+            sel = (targets > 0.5) & valid
+            use = use & sel.flatten(1).any(1)
+            if use.any():
+                sel = sel[use]
+                if st_depth_k:
+                    maps = gen(depth_embed, torch.cat(st_depth_k)[use])
+                else:
+                    maps = gen(depth_embed, None)[0].expand(sel.shape[0], *gt.shape)
+                pred_px.append(maps[sel])
+                gt_px.append(gt[None].expand(sel.shape[0], -1, -1)[sel])
+
+    # ------------------------------------------------------------------------------------------
+    # inference
+    def predict(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> List[dict]:
+        outs = self(x)
+        return self.predict_by_feat(outs)
+
+    @torch.no_grad()
+    def predict_by_feat(self, outs: dict) -> List[dict]:
+        """Per image: fused thing and stuff candidates with their stride-4 mask logits.
+
+        Returns:
+            list[dict]: per image ``things`` and ``stuff`` (:class:`InstanceData` with
+            ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``,
+            ``depth_kernels`` (n, D) when the model has depth kernels) and ``depth_embed``
+            (e^d, h, w) or None.
+        """
+        mask_embed = outs['mask_embed']
+        results = []
+        for i in range(mask_embed.shape[0]):
+            results.append(self._predict_single(outs, i))
+        return results
+
+    def _predict_single(self, outs: dict, i: int) -> dict:
+        cfg = self.test_cfg
+        akf = self.kernel_fusion
+        embed = outs['mask_embed'][i]
+        e, h, w = embed.shape
+        embed_flat = embed.reshape(e, -1)
+        th_k, th_s, th_c, th_d, th_lvl, th_pix = [], [], [], [], [], []
+        st_k, st_s, st_c, st_d = [], [], [], []
+        for li, pool in enumerate(cfg['center_pool_sizes'][:len(outs['center_logits'])]):
+            center = outs['center_logits'][li][i]
+            kmap = outs['kernel_maps'][li][i]
+            dkmap = outs['depth_kernel_maps'][li][i] \
+                if outs['depth_kernel_maps'][li] is not None else None
+            scores, index, classes = center_peaks(center, pool, cfg['center_top_num'],
+                                                  cfg['center_thr'])
+            if len(scores):
+                th_k.append(kmap.flatten(1)[:, index].t())
+                th_s.append(scores)
+                th_c.append(classes)
+                th_lvl.append(torch.full_like(index, li))
+                th_pix.append(index)
+                if dkmap is not None:
+                    th_d.append(dkmap.flatten(1)[:, index].t())
+            st = akf.pool_stuff(outs['region_logits'][li][i].sigmoid(), kmap, dkmap)
+            if len(st.classes):
+                st_k.append(st.kernels)
+                st_s.append(st.scores)
+                st_c.append(st.classes)
+                if st.depth_kernels is not None:
+                    st_d.append(st.depth_kernels)
+        with_dk = bool(th_d) or bool(st_d)
+        things = InstanceData()
+        if th_k:
+            scores = torch.cat(th_s)
+            order = torch.argsort(scores, descending=True)
+            kern = self.thing_kernel_proj(torch.cat(th_k)[order])
+            dk = torch.cat(th_d)[order] if th_d else None
+            fused = akf.fuse_things(kern, torch.cat(th_c)[order], scores[order], dk)
+            things.mask_logits = (fused.kernels @ embed_flat).reshape(-1, h, w)
+            things.labels = torch.as_tensor(self.thing_class_ids, device=embed.device)[
+                fused.classes]
+            things.scores = fused.scores
+            if fused.depth_kernels is not None:
+                things.depth_kernels = fused.depth_kernels
+            things.level = torch.cat(th_lvl)[order]
+            things.pixel_index = torch.cat(th_pix)[order]
+            things.fusion_keep = fused.keep
+        else:
+            things.mask_logits = embed.new_zeros(0, h, w)
+            things.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
+            things.scores = embed.new_zeros(0)
+            if with_dk or self._has_depth_kernels():
+                things.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
+        stuff = InstanceData()
+        if st_k:
+            kern = self.stuff_kernel_proj(torch.cat(st_k))
+            fused = akf.fuse_stuff(kern, torch.cat(st_c), torch.cat(st_s),
+                                   torch.cat(st_d) if st_d else None)
+            stuff.mask_logits = (fused.kernels @ embed_flat).reshape(-1, h, w)
+            stuff.labels = fused.classes
+            stuff.scores = fused.scores
+            if fused.depth_kernels is not None:
+                stuff.depth_kernels = fused.depth_kernels
+        else:
+            stuff.mask_logits = embed.new_zeros(0, h, w)
+            stuff.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
+            stuff.scores = embed.new_zeros(0)
+            if self._has_depth_kernels():
+                stuff.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
+        depth_embed = outs['depth_embed'][i] if outs['depth_embed'] is not None else None
+        return dict(things=things, stuff=stuff, depth_embed=depth_embed)
+
+    def _has_depth_kernels(self) -> bool:
+        return self.with_depth and self.depth_generator.kernel_channels > 0
+
+
+def _mass_centers(masks: Tensor) -> Tensor:
+    """(N, h, w) soft masks -> (N, 2) mean (x, y) of their non-zero pixels."""
+    centers = []
+    for m in masks:
+        nz = torch.nonzero(m > 0).float()
+        if len(nz) == 0:
+            centers.append(m.new_zeros(2))
+        else:
+            c = nz.mean(0)
+            centers.append(torch.stack([c[1], c[0]]))
+    return torch.stack(centers) if centers else masks.new_zeros(0, 2)
+
+
+def _boxes_from_masks(masks: Tensor) -> Tensor:
+    boxes = []
+    for m in masks:
+        ys, xs = torch.nonzero(m > 0, as_tuple=True)
+        if len(xs) == 0:
+            boxes.append(m.new_zeros(4))
+        else:
+            boxes.append(torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float())
+    return torch.stack(boxes) if boxes else masks.new_zeros(0, 4)

@@ -1,0 +1,3 @@
+from .panoptic_depth import PanopticDepth
+
+__all__ = ['PanopticDepth']

@@ -1,0 +1,87 @@
+"""PanopticDepth detector: backbone -> FPN (P2-P7) -> kernel producer head -> fusion head."""
+from typing import Dict, Tuple
+
+from mmdet.models.detectors.base import BaseDetector
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from torch import Tensor
+
+from mmpdepth.registry import MODELS
+
+
+@MODELS.register_module()
+class PanopticDepth(BaseDetector):
+    """Depth-aware panoptic segmentation with instance-wise mask and depth kernels
+    (Gao et al., CVPR 2022).
+
+    Args:
+        backbone (dict): e.g. mmdet ``ResNet`` (caffe style for the official weights) or
+            ``SwinTransformer``.
+        neck (dict): mmdet ``FPN`` giving P2-P7 (``num_outs=6``, ``add_extra_convs='on_output'``,
+            ``relu_before_extra_convs=True``: P6 from the P5 output, ReLU before P7).
+        panoptic_head (dict): :class:`PanopticDepthHead`.
+        panoptic_fusion_head (dict): :class:`PanopticDepthFusionHead`.
+        train_cfg / test_cfg (dict): passed to the heads (``test_cfg`` to both).
+        data_preprocessor (dict): :class:`DPSDataPreprocessor`.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 panoptic_head: ConfigType,
+                 panoptic_fusion_head: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        head_test = dict(test_cfg or {}).get('head', None)
+        fusion_test = dict(test_cfg or {}).get('fusion', None)
+        panoptic_head = dict(panoptic_head)
+        if train_cfg is not None:
+            panoptic_head['train_cfg'] = dict(panoptic_head.get('train_cfg') or {}, **train_cfg)
+        if head_test is not None:
+            panoptic_head['test_cfg'] = dict(panoptic_head.get('test_cfg') or {}, **head_test)
+        self.panoptic_head = MODELS.build(panoptic_head)
+        panoptic_fusion_head = dict(panoptic_fusion_head)
+        if fusion_test is not None:
+            panoptic_fusion_head['test_cfg'] = dict(
+                panoptic_fusion_head.get('test_cfg') or {}, **fusion_test)
+        self.panoptic_fusion_head = MODELS.build(panoptic_fusion_head)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+    def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
+        """(B, 3, H, W) -> FPN outputs P2..P7."""
+        return self.neck(self.backbone(batch_inputs))
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        return self.panoptic_head.loss(self.extract_feat(batch_inputs), batch_data_samples)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """Predictions at the original image size (``rescale=False`` keeps the input size).
+
+        Sets ``pred_panoptic_seg`` (ids ``class * label_divisor + instance``),
+        ``pred_depth_map`` (metres), ``pred_instances`` and ``pred_segments`` on each sample.
+        """
+        head_results = self.panoptic_head.predict(self.extract_feat(batch_inputs),
+                                                  batch_data_samples)
+        metas = []
+        for ds in batch_data_samples:
+            meta = dict(ds.metainfo)
+            if not rescale:
+                meta['ori_shape'] = meta['img_shape']
+            metas.append(meta)
+        fused = self.panoptic_fusion_head.predict(head_results, metas)
+        for ds, res in zip(batch_data_samples, fused):
+            for key, value in res.items():
+                setattr(ds, key, value)
+        return batch_data_samples
+
+    def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None) -> dict:
+        """``mode='tensor'``: raw head outputs (embeddings and per-level maps)."""
+        outs = self.panoptic_head(self.extract_feat(batch_inputs))
+        return {k: (tuple(v) if isinstance(v, list) else v) for k, v in outs.items()}
