@@ -96,11 +96,11 @@ class PanopticDepthHead(BaseModule):
         self.sem_fpn_levels = tuple(sem_fpn_levels)
         self.kernel_levels = tuple(kernel_levels)
         self.mask_embed_channels = mask_embed_channels
-        self.train_cfg = dict(pos_num=7, instance_scales=OFFICIAL_INSTANCE_SCALES,
-                              gaussian_sigma=3.0, min_overlap=0.7, shift_target='mean',
-                              stuff_depth_class_ids=None, **(train_cfg or {}))
-        self.test_cfg = dict(center_pool_sizes=(3, 3, 3, 5, 5), center_top_num=100,
-                             center_thr=0.01, **(test_cfg or {}))
+        self.train_cfg = dict(dict(pos_num=7, instance_scales=OFFICIAL_INSTANCE_SCALES,
+                                   gaussian_sigma=3.0, min_overlap=0.7, shift_target='mean',
+                                   stuff_depth_class_ids=None), **(train_cfg or {}))
+        self.test_cfg = dict(dict(center_pool_sizes=(3, 3, 3, 5, 5), center_top_num=100,
+                                  center_thr=0.01), **(test_cfg or {}))
         if len(self.train_cfg['instance_scales']) != len(self.kernel_levels):
             raise ValueError('train_cfg.instance_scales needs one range per kernel level')
 
@@ -459,7 +459,9 @@ class PanopticDepthHead(BaseModule):
             list[dict]: per image ``things`` and ``stuff`` (:class:`InstanceData` with
             ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``,
             ``depth_kernels`` (n, D) when the model has depth kernels) and ``depth_embed``
-            (e^d, h, w) or None.
+            (e^d, h, w) or None; ``thing_candidates``: the pre-fusion candidates' ``level``,
+            ``pixel_index`` (y·W_l + x), ``fusion_keep`` (N,) and ``fusion_members`` (M, N), or
+            None.
         """
         mask_embed = outs['mask_embed']
         results = []
@@ -499,6 +501,7 @@ class PanopticDepthHead(BaseModule):
                     st_d.append(st.depth_kernels)
         with_dk = bool(th_d) or bool(st_d)
         things = InstanceData()
+        candidates = None
         if th_k:
             scores = torch.cat(th_s)
             order = torch.argsort(scores, descending=True)
@@ -511,9 +514,9 @@ class PanopticDepthHead(BaseModule):
             things.scores = fused.scores
             if fused.depth_kernels is not None:
                 things.depth_kernels = fused.depth_kernels
-            things.level = torch.cat(th_lvl)[order]
-            things.pixel_index = torch.cat(th_pix)[order]
-            things.fusion_keep = fused.keep
+            candidates = dict(level=torch.cat(th_lvl)[order],
+                              pixel_index=torch.cat(th_pix)[order], fusion_keep=fused.keep,
+                              fusion_members=fused.members)
         else:
             things.mask_logits = embed.new_zeros(0, h, w)
             things.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
@@ -537,7 +540,8 @@ class PanopticDepthHead(BaseModule):
             if self._has_depth_kernels():
                 stuff.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
         depth_embed = outs['depth_embed'][i] if outs['depth_embed'] is not None else None
-        return dict(things=things, stuff=stuff, depth_embed=depth_embed)
+        return dict(things=things, stuff=stuff, depth_embed=depth_embed,
+                    thing_candidates=candidates)
 
     def _has_depth_kernels(self) -> bool:
         return self.with_depth and self.depth_generator.kernel_channels > 0
