@@ -1,7 +1,6 @@
 # PanopticDepth, ResNet-50 + FPN (P2-P7), the official DPS architecture (42,614,643 parameters).
 # Official input convention: BGR image minus the RGB-ordered ImageNet mean, std 1
-# (see README "paper vs official code").
-custom_imports = dict(imports=['mmpdepth'], allow_failed_imports=False)
+# (see README "paper vs official code"). custom_imports lives in default_runtime.py.
 
 num_classes = 19
 thing_class_ids = (11, 12, 13, 14, 15, 16, 17, 18)

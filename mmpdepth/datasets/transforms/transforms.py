@@ -57,6 +57,10 @@ class DPSResize(BaseTransform):
             size (only ``ratio_range`` applies).
         ratio_range (tuple[float, float], optional): random factor in this range multiplying
             the target scale (the paper's "resized by [0.8, 1.2]").
+        short_edge_choices (Sequence[int], optional): instead of ``scale``, resize the short edge
+            to a size drawn from this list, the long edge capped at ``max_size`` (Detectron2's
+            ``ResizeShortestEdge(sample_style='choice')`` of the official stage-1/2 configs).
+        max_size (int): long-edge cap with ``short_edge_choices``. Defaults to 4096.
         keep_ratio (bool): keep the aspect ratio. Defaults to True.
         scale_depth (bool): divide depth values by the zoom factor, as the paper's "depth
             annotations are scaled accordingly" and the official mapper do
@@ -69,9 +73,13 @@ class DPSResize(BaseTransform):
                  ratio_range: Optional[Tuple[float, float]] = None,
                  keep_ratio: bool = True,
                  scale_depth: bool = False,
-                 interpolation: str = 'bilinear') -> None:
-        if scale is None and ratio_range is None:
-            raise ValueError('DPSResize needs scale or ratio_range')
+                 interpolation: str = 'bilinear',
+                 short_edge_choices: Optional[Sequence[int]] = None,
+                 max_size: int = 4096) -> None:
+        if scale is None and ratio_range is None and not short_edge_choices:
+            raise ValueError('DPSResize needs scale, ratio_range or short_edge_choices')
+        self.short_edge_choices = tuple(short_edge_choices) if short_edge_choices else None
+        self.max_size = max_size
         self.scale = tuple(scale) if scale is not None else None
         self.ratio_range = ratio_range
         self.keep_ratio = keep_ratio
@@ -85,7 +93,17 @@ class DPSResize(BaseTransform):
         lo, hi = self.ratio_range
         return float(np.random.uniform(lo, hi))
 
+    @cache_randomness
+    def _random_short_edge(self) -> int:
+        return int(np.random.choice(self.short_edge_choices))
+
     def _target_size(self, h: int, w: int) -> Tuple[int, int]:
+        if self.short_edge_choices:
+            short = self._random_short_edge()
+            f = short / min(h, w)
+            if max(h, w) * f > self.max_size:
+                f = self.max_size / max(h, w)
+            return int(w * f + 0.5), int(h * f + 0.5)
         r = self._random_ratio()
         if self.scale is None:
             return int(w * r + 0.5), int(h * r + 0.5)

@@ -1,0 +1,39 @@
+# Cityscapes-DVPS ("Cityscapes-DPS"): data/cityscapes-dvps/video_sequence/{train,val}
+# (README: "Datasets"). Official DPS stage: full 1024x2048 frames, flip + colour jitter, no crop.
+dataset_type = 'CityscapesDPSDataset'
+data_root = 'data/cityscapes-dvps/'
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='DPSRandomFlip', prob=0.5),
+    dict(type='PackDPSInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='PackDPSInputs'),
+]
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/train'),
+                 pipeline=train_pipeline, backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/val'), test_mode=True,
+                 pipeline=test_pipeline, backend_args=backend_args))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='DPQMetric', protocol='cityscapes-dvps')
+test_evaluator = val_evaluator

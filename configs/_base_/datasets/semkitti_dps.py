@@ -1,0 +1,41 @@
+# SemKITTI-DVPS: data/semkitti-dvps/video_sequence/{train,val} (README: "Datasets").
+# Paper: 384x1280 crops, resize [0.8, 1.2] with depth scaled accordingly, flip, colour jitter.
+dataset_type = 'SemKITTIDPSDataset'
+data_root = 'data/semkitti-dvps/'
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='DPSResize', ratio_range=(0.8, 1.2), scale_depth=True),
+    dict(type='DPSRandomCrop', crop_size=(384, 1280), crop_type='random'),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='DPSRandomFlip', prob=0.5),
+    dict(type='PackDPSInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='PackDPSInputs'),
+]
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/train'),
+                 pipeline=train_pipeline, backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/val'), test_mode=True,
+                 pipeline=test_pipeline, backend_args=backend_args))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='DPQMetric', protocol='semkitti-dvps')
+test_evaluator = val_evaluator

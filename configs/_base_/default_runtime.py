@@ -1,0 +1,27 @@
+default_scope = 'mmdet'
+custom_imports = dict(imports=['mmpdepth'], allow_failed_imports=False)
+# DPSRunner: resume may fully unpickle only the run's own work-dir checkpoints (README: FAQ)
+runner_type = 'DPSRunner'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DetVisualizationHook', draw=False))
+# stores mmengine's message hub as plain data: checkpoints load with weights_only=True
+custom_hooks = [dict(type='PlainCheckpointHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='DPSLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+
+log_level = 'INFO'
+load_from = None
+resume = False
