@@ -104,6 +104,10 @@ class BaseDPSDataset(BaseDetDataset):
         if min_size:
             keep = [d for d in keep
                     if min(d.get('height', min_size), d.get('width', min_size)) >= min_size]
+        if self.data_list and not keep:
+            raise ValueError(f'{self._img_dir()}: filter_cfg={dict(self.filter_cfg)} removed all '
+                             f'{len(self.data_list)} samples (e.g. no image has a thing '
+                             'instance)')
         return keep
 
     def _has_things(self, info: dict) -> bool:

@@ -1,0 +1,42 @@
+# The embedded synthetic DPS set (Cityscapes-DVPS layout, 256x512), made by
+#   python tools/misc/make_synthetic_dps.py --out data/synthetic_dps
+# Loaded by the same CityscapesDPSDataset as the real data.
+dataset_type = 'CityscapesDPSDataset'
+data_root = 'data/synthetic_dps/'
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='DPSResize', ratio_range=(0.8, 1.2), scale_depth=True),
+    dict(type='DPSRandomCrop', crop_size=(256, 512), crop_type='random'),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='DPSRandomFlip', prob=0.5),
+    dict(type='PackDPSInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadDPSAnnotations', with_depth=True),
+    dict(type='PackDPSInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/train', camera='camera.json'),
+                 pipeline=train_pipeline, backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=2,
+    num_workers=1,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
+                 data_prefix=dict(img_path='video_sequence/val', camera='camera.json'),
+                 test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='DPQMetric', protocol='cityscapes-dvps', skip_absent=True)
+test_evaluator = val_evaluator

@@ -1,0 +1,168 @@
+"""Formulas of the model's pure-tensor pieces against hand-computed values."""
+import math
+
+import pytest
+import torch
+
+from mmpdepth.models.layers import (AdaptiveKernelFusion, InstanceDepthGenerator,
+                                    add_coord_channels, center_peaks, draw_gaussian,
+                                    fuse_stuff_kernels, fuse_thing_kernels,
+                                    panopticfcn_gaussian_radius, pool_stuff_kernels)
+
+
+def sig(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def depth_inputs():
+    # embedding e=2, 1x2 image; kernel [s, r, k1, k2]
+    embed = torch.tensor([[[1.0, -2.0]], [[0.5, 0.0]]])  # (2, 1, 2)
+    kernel = torch.tensor([[0.3, -0.4, 2.0, 1.0]])
+    dots = [2.0 * 1.0 + 1.0 * 0.5, 2.0 * -2.0 + 0.0]  # k . E per pixel
+    return embed, kernel, dots
+
+
+def test_depth_official_formula():
+    embed, kernel, dots = depth_inputs()
+    d = InstanceDepthGenerator('official', embed_channels=2, d_max=88)(embed, kernel)
+    for j, dot in enumerate(dots):
+        want = max(0.0, (2 * sig(dot) - 1) * 88 * sig(-0.4) + 44 * sig(0.3))
+        assert d[0, 0, j].item() == pytest.approx(want, rel=1e-6)
+
+
+def test_depth_t1_and_t2_formulas():
+    embed, kernel, dots = depth_inputs()
+    t1 = InstanceDepthGenerator('T1', embed_channels=2, d_max=88)(embed, kernel)
+    t2 = InstanceDepthGenerator('T2', embed_channels=2, d_max=88)(embed, kernel)
+    for j, dot in enumerate(dots):
+        assert t1[0, 0, j].item() == pytest.approx(88 * (sig(-0.4) * sig(dot) + sig(0.3)))
+        assert t2[0, 0, j].item() == pytest.approx(88 * (sig(-0.4) * (sig(dot) - 0.5) + sig(0.3)))
+
+
+def test_depth_shift_and_clamp():
+    kernel = torch.tensor([[0.3, -0.4, 2.0, 1.0]])
+    assert InstanceDepthGenerator('official', 2).shift(kernel).item() == pytest.approx(
+        44 * sig(0.3))
+    assert InstanceDepthGenerator('T2', 2).shift(kernel).item() == pytest.approx(88 * sig(0.3))
+    gen = InstanceDepthGenerator('official', 2, clamp=(0, 80))
+    assert gen.clamp_output(torch.tensor([-1.0, 90.0])).tolist() == [0.0, 80.0]
+
+
+def test_depth_variants_a_and_b():
+    embed = torch.tensor([[[0.0, 2.0]]])
+    a = InstanceDepthGenerator('pixel', embed_channels=1, d_max=88)
+    assert a.kernel_channels == 0 and not a.has_shift
+    assert a(embed, None)[0, 0].tolist() == pytest.approx([44.0, 88 * sig(2.0)])
+    b = InstanceDepthGenerator('instance', embed_channels=1, d_max=88)
+    assert b.kernel_channels == 1
+    assert b(embed, torch.tensor([[-1.0]]))[0, 0].tolist() == pytest.approx(
+        [44.0, 88 * sig(-2.0)])
+    with pytest.raises(ValueError):
+        InstanceDepthGenerator('pixel', embed_channels=16)
+
+
+def test_coord_channels_are_row_then_column():
+    x = torch.zeros(1, 1, 3, 5)
+    out = add_coord_channels(x)
+    assert out.shape == (1, 3, 3, 5)
+    assert out[0, 1, :, 0].tolist() == [-1.0, 0.0, 1.0]  # rows
+    assert out[0, 2, 0, :].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]  # columns
+
+
+def test_gaussian_radius_is_panopticfcn_form():
+    w, h, o = 10.0, 20.0, 0.7
+    b1 = h + w
+    r1 = (b1 + math.sqrt(b1**2 - 4 * w * h * (1 - o) / (1 + o))) / 2
+    b2 = 2 * (h + w)
+    r2 = (b2 + math.sqrt(b2**2 - 16 * (1 - o) * w * h)) / 2
+    b3 = -2 * o * (h + w)
+    r3 = (b3 + math.sqrt(b3**2 - 16 * o * (o - 1) * w * h)) / 2
+    got = panopticfcn_gaussian_radius(torch.tensor([[w, h]]), o).item()
+    assert got == pytest.approx(min(r1, r2, r3), rel=1e-6)
+    assert got == pytest.approx(r3, rel=1e-6)  # r3 is the smallest for these boxes
+
+
+def test_draw_gaussian_sigma_and_max_paste():
+    hm = torch.zeros(7, 7)
+    draw_gaussian(hm, (3, 3), 2, sigma_factor=3.0)
+    sigma = 5 / 3
+    assert hm[3, 3].item() == 1.0
+    assert hm[3, 4].item() == pytest.approx(math.exp(-1 / (2 * sigma**2)), rel=1e-6)
+    assert hm[3, 6].item() == 0.0  # outside the radius
+    draw_gaussian(hm, (0, 0), 1, sigma_factor=3.0)  # border centre, max-combined
+    assert hm[0, 0].item() == 1.0 and hm[3, 3].item() == 1.0
+
+
+def test_center_peaks_pool_nms_and_topk():
+    logits = torch.full((2, 5, 5), -10.0)
+    logits[0, 2, 2] = 3.0
+    logits[0, 2, 3] = 2.0  # neighbour, suppressed by the 3x3 peak test
+    logits[1, 0, 4] = 1.0
+    scores, index, classes = center_peaks(logits, pool_size=3, top_num=100, score_thr=0.2)
+    assert classes.tolist() == [0, 1] and index.tolist() == [12, 4]
+    p = torch.sigmoid(logits)
+    pooled = torch.nn.functional.avg_pool2d(p[None], 3, 1, 1)[0]
+    assert scores[0].item() == pytest.approx(((p + pooled) / 2)[0, 2, 2].item(), rel=1e-6)
+
+
+def test_stuff_kernel_is_masked_mean_or_global_average():
+    prob = torch.zeros(2, 2, 2)
+    prob[0] = torch.tensor([[0.9, 0.3], [0.0, 0.0]])  # class 0 wins top row
+    prob[1] = torch.tensor([[0.1, 0.2], [0.8, 0.6]])  # class 1 wins bottom row
+    kmap = torch.tensor([[[1.0, 3.0], [5.0, 7.0]]])  # (C=1, 2, 2)
+    masked = pool_stuff_kernels(prob, kmap, score_thr=0.0, mode='masked_mean')
+    assert masked.classes.tolist() == [0, 1]
+    assert masked.kernels[:, 0].tolist() == pytest.approx([2.0, 6.0])
+    glob = pool_stuff_kernels(prob, kmap, score_thr=0.0, mode='global_avg')
+    assert glob.kernels[:, 0].tolist() == pytest.approx([4 / 4, 12 / 4])
+    # official: region = argmax & p >= 0.4, divided by the argmax count (2 each)
+    off = pool_stuff_kernels(prob, kmap, kmap[:1], score_thr=0.0, mode='official')
+    assert off.kernels[:, 0].tolist() == pytest.approx([1.0 / 2, (5.0 + 7.0) / 2])
+    assert off.scores.tolist() == pytest.approx([0.9 / 2, (0.8 + 0.6) / 2])
+    # depth kernels: mean over the thresholded region (count clamped at 1)
+    assert off.depth_kernels[:, 0].tolist() == pytest.approx([1.0, 6.0])
+    # score threshold drops class 0 (0.45 <= 0.5)
+    assert pool_stuff_kernels(prob, kmap, score_thr=0.5).classes.tolist() == [1]
+
+
+def test_cosine_fusion_is_class_specific_uniform_mean():
+    k = torch.tensor([[1.0, 0.0], [0.99, 0.01], [0.0, 1.0], [1.0, 0.001]])
+    classes = torch.tensor([0, 0, 0, 1])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    depth = torch.tensor([[1.0], [3.0], [5.0], [7.0]])
+    out = fuse_thing_kernels(k, classes, scores, depth, sim_thr=0.97)
+    assert out.keep.tolist() == [True, False, True, True]
+    assert out.kernels[0].tolist() == pytest.approx([(1 + 0.99) / 2, 0.005])
+    assert out.depth_kernels[:, 0].tolist() == pytest.approx([2.0, 5.0, 7.0])
+    assert out.classes.tolist() == [0, 0, 1] and out.scores.tolist() == pytest.approx(
+        [0.9, 0.7, 0.6])
+
+
+def test_cosine_fusion_chain_of_similar_kernels():
+    # a ~ b, b ~ c, but a !~ c: b joins a; c's first similar kernel is b (suppressed), so c is
+    # suppressed and joins no cluster
+    ang = [0.0, 0.2, 0.4]
+    k = torch.tensor([[math.cos(a), math.sin(a)] for a in ang])
+    out = fuse_thing_kernels(k, torch.zeros(3, dtype=torch.long), torch.tensor([0.9, 0.8, 0.7]),
+                             sim_thr=math.cos(0.25))
+    assert out.keep.tolist() == [True, False, False]
+    assert out.members.tolist() == [[True, True, False]]
+    assert out.kernels[0].tolist() == pytest.approx(((k[0] + k[1]) / 2).tolist())
+
+
+def test_stuff_fusion_averages_levels_per_class():
+    out = fuse_stuff_kernels(torch.tensor([[1.0], [3.0], [10.0]]), torch.tensor([4, 4, 2]),
+                             torch.tensor([0.2, 0.4, 0.9]), torch.tensor([[1.0], [2.0], [3.0]]))
+    assert out.classes.tolist() == [2, 4]
+    assert out.kernels[:, 0].tolist() == [10.0, 2.0]
+    assert out.scores.tolist() == pytest.approx([0.9, 0.3])
+    assert out.depth_kernels[:, 0].tolist() == [3.0, 1.5]
+
+
+def test_akf_module_switches_pooling():
+    with pytest.raises(ValueError):
+        AdaptiveKernelFusion(stuff_pooling='bogus')
+    akf = AdaptiveKernelFusion(stuff_pooling='global_avg', stuff_score_thr=0.0)
+    prob = torch.tensor([[[0.9, 0.9]]])
+    out = akf.pool_stuff(prob, torch.tensor([[[2.0, 4.0]]]))
+    assert out.kernels.item() == pytest.approx(3.0)

@@ -1,0 +1,131 @@
+"""PanopticDepth in loss / predict / tensor modes on a tiny R-18 model (128x256, batch 2)."""
+import copy
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from mmpdepth.datasets.synthetic import write_synthetic_dps
+from mmpdepth.registry import DATASETS, MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synthetic')
+    write_synthetic_dps(str(root), num_train_seqs=1, num_val_seqs=1, frames_per_seq=2,
+                        height=128, width=256, seed=3)
+    return str(root)
+
+
+def build(cfg_model, seed=0):
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(cfg_model))
+    model.init_weights()
+    return model
+
+
+@pytest.fixture(scope='module')
+def cfg():
+    return Config.fromfile(TINY)
+
+
+@pytest.fixture(scope='module')
+def batch(cfg, synthetic_root):
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds_cfg.data_root = synthetic_root
+    ds_cfg.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadDPSAnnotations', with_depth=True),
+        dict(type='PackDPSInputs'),
+    ]
+    dataset = DATASETS.build(ds_cfg)
+    return pseudo_collate([dataset[0], dataset[1]])
+
+
+def test_loss_mode_gives_all_finite_losses_and_gradients(cfg, batch):
+    model = build(cfg.model)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_pos_th', 'loss_pos_st', 'loss_seg_th', 'loss_seg_st',
+                           'loss_depth', 'loss_depth_ins'}
+    for k, v in losses.items():
+        assert torch.isfinite(v) and v.item() > 0, k
+    sum(losses.values()).backward()
+    g = model.panoptic_head.depth_kernel_out.weight.grad
+    assert g is not None and g.abs().sum() > 0
+    assert model.panoptic_head.thing_kernel_proj.weight.grad.abs().sum() > 0
+
+
+def test_predict_mode_outputs_are_valid(cfg, batch):
+    model = build(cfg.model).eval()
+    # low thresholds so that an untrained model still produces things and stuff
+    model.panoptic_fusion_head.test_cfg.update(combine_inst_thr=0.0, min_rescored_score=0.0,
+                                               stuff_area_limit=1)
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(batch), False)
+        out = model(**data, mode='predict')
+    assert len(out) == 2
+    thing_ids = set(range(11, 19))
+    for ds in out:
+        ids = ds.pred_panoptic_seg.sem_seg[0].numpy()
+        h, w = ds.ori_shape
+        assert ids.shape == (h, w)
+        cls, inst = ids // 1000, ids % 1000
+        assert ((cls >= 0) & (cls < 19)).all()  # DPS mode: no pixel is void
+        assert (inst[~np.isin(cls, list(thing_ids))] == 0).all()  # stuff has no instance id
+        for seg in np.unique(ids[inst > 0]):
+            assert seg // 1000 in thing_ids
+        depth = ds.pred_depth_map.data[0].numpy()
+        assert depth.shape == (h, w) and depth.min() >= 0 and depth.max() <= 80
+        segs = ds.pred_segments
+        assert int(segs.areas.sum()) == h * w
+        assert set(np.unique(ids).tolist()) <= set(segs.ids.tolist())
+
+
+def test_tensor_mode_returns_head_maps(cfg, batch):
+    model = build(cfg.model).eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(batch), False)
+        outs = model(**data, mode='tensor')
+    assert outs['mask_embed'].shape == (2, 64, 32, 64)
+    assert outs['depth_embed'].shape == (2, 8, 32, 64)
+    assert len(outs['center_logits']) == 5
+    assert outs['center_logits'][0].shape == (2, 8, 16, 32)
+    assert outs['depth_kernel_maps'][0].shape == (2, 10, 16, 32)
+
+
+def test_ps_merge_mode_allows_void(cfg, batch):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.test_cfg.fusion.merge_mode = 'ps'
+    model_cfg.test_cfg.fusion.stuff_area_limit = 10**9  # no stuff survives -> void
+    model = build(model_cfg).eval()
+    model.panoptic_fusion_head.test_cfg.update(combine_inst_thr=2.0)  # and no thing
+    with torch.no_grad():
+        out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    ids = out[0].pred_panoptic_seg.sem_seg[0].numpy()
+    assert (ids == 255 * 1000).all()
+
+
+@pytest.mark.parametrize('mode,kernel_channels', [('pixel', 0), ('instance', 1), ('T1', 3),
+                                                  ('T2', 3)])
+def test_depth_variants_train_and_predict(cfg, batch, mode, kernel_channels):
+    model_cfg = copy.deepcopy(cfg.model)
+    depth = dict(mode=mode, embed_channels=1, d_max=88.0, clamp=(0.0, 80.0))
+    model_cfg.panoptic_head.depth = depth
+    model_cfg.panoptic_fusion_head.depth = depth
+    model = build(model_cfg)
+    assert model.panoptic_head.depth_generator.kernel_channels == kernel_channels
+    losses = model(**model.data_preprocessor(copy.deepcopy(batch), True), mode='loss')
+    assert torch.isfinite(losses['loss_depth'])
+    assert ('loss_depth_ins' in losses) == (mode in ('T1', 'T2'))
+    model.eval()
+    with torch.no_grad():
+        out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    d = out[0].pred_depth_map.data
+    assert torch.isfinite(d).all() and d.min() >= 0

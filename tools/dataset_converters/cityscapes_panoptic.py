@@ -1,0 +1,45 @@
+"""Check a Cityscapes panoptic tree (cityscapesscripts ``createPanopticImgs`` output).
+
+    python tools/dataset_converters/cityscapes_panoptic.py --root data/cityscapes --split val
+
+The JSON written by cityscapesscripts is already the index CityscapesPanopticDataset loads; this
+tool verifies that every image and panoptic PNG it names exists and counts them.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description='Check a Cityscapes panoptic split')
+    p.add_argument('--root', default='data/cityscapes')
+    p.add_argument('--split', default='val', choices=['train', 'val'])
+    args = p.parse_args(argv)
+    ann = osp.join(args.root, 'gtFine', f'cityscapes_panoptic_{args.split}.json')
+    if not osp.isfile(ann):
+        print(f'error: {ann}: not found; run cityscapesscripts createPanopticImgs',
+              file=sys.stderr)
+        return 2
+    with open(ann) as f:
+        data = json.load(f)
+    missing = []
+    for img in data['images']:
+        city = img['file_name'].split('_')[0]
+        path = osp.join(args.root, 'leftImg8bit', args.split, city, img['file_name'])
+        if not osp.isfile(path):
+            missing.append(path)
+    for a in data['annotations']:
+        path = osp.join(args.root, 'gtFine', f'cityscapes_panoptic_{args.split}', a['file_name'])
+        if not osp.isfile(path):
+            missing.append(path)
+    if missing:
+        print(f'error: {len(missing)} missing files, e.g. {missing[:3]}', file=sys.stderr)
+        return 2
+    print(f'{ann}: {len(data["images"])} images, {len(data["annotations"])} annotations, '
+          'all files present')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
