@@ -9,6 +9,6 @@ from .version import __version__, version_info
 
 warn_if_unsupported()
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info']

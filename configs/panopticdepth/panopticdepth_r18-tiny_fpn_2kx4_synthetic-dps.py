@@ -46,3 +46,15 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+# test-time augmentation at the training resolution: flip x 2 scales
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug',
+         transforms=[[dict(type='DPSResize', scale=(256, 128), keep_ratio=True)],
+                     [dict(type='DPSResize', ratio_range=(1.0, 1.0)),
+                      dict(type='DPSResize', ratio_range=(1.25, 1.25))],
+                     [dict(type='DPSRandomFlip', prob=0.0),
+                      dict(type='DPSRandomFlip', prob=1.0)],
+                     [dict(type='PackDPSInputs')]])
+]

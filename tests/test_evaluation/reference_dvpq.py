@@ -1,17 +1,27 @@
 """A straightforward per-segment re-statement of the reference DVPQ algorithm (dict based).
 
-Written from the rules of ViP-DeepLab's ``eval_dvpq.py`` (not copied), with exact Python ints,
-for checking the vectorised implementation. Deliberately slow and simple.
+Written from the rules of ViP-DeepLab's ``eval_dvpq.py`` (not copied): areas and intersections
+come from ``np.unique`` into dicts keyed by Python ints (exact, no overflow), then every segment
+and every (GT, prediction) pair is visited in Python loops, as the reference does. It is the
+baseline of ``benchmarks/bench_dpq.py`` and the oracle of the equality tests.
 """
-from collections import Counter
+import numpy as np
+
+
+def _counts(arr):
+    ids, counts = np.unique(arr, return_counts=True)
+    return {int(i): int(c) for i, c in zip(ids, counts)}
 
 
 def reference_pq_stats(gt, pred, label_divisor, void_category, num_categories):
-    gt = [int(v) for v in gt.ravel()]
-    pred = [int(v) for v in pred.ravel()]
-    gt_area = Counter(gt)
-    pred_area = Counter(pred)
-    inter = Counter(zip(gt, pred))
+    gt = np.asarray(gt, np.int64)
+    pred = np.asarray(pred, np.int64)
+    gt_area = _counts(gt)
+    pred_area = _counts(pred)
+    offset = int(pred.max()) + 1
+    inter = {}
+    for joint, area in _counts(gt * offset + pred).items():
+        inter[(joint // offset, joint % offset)] = area
     void_id = void_category * label_divisor
     iou_sum = [0.0] * num_categories
     tp = [0] * num_categories
@@ -29,6 +39,7 @@ def reference_pq_stats(gt, pred, label_divisor, void_category, num_categories):
             iou_sum[gc] += iou
             gt_matched.add(g)
             pred_matched.add(p)
+    ignored_ids = [g for g in gt_area if g // label_divisor == void_category]
     for g in gt_area:
         if g in gt_matched or g // label_divisor == void_category:
             continue
@@ -36,8 +47,7 @@ def reference_pq_stats(gt, pred, label_divisor, void_category, num_categories):
     for p in pred_area:
         if p in pred_matched or p // label_divisor == void_category:
             continue
-        ignored = sum(a for (g, q), a in inter.items()
-                      if q == p and g // label_divisor == void_category)
+        ignored = sum(inter.get((g, p), 0) for g in ignored_ids)
         if ignored / pred_area[p] > 0.5:
             continue
         fp[p // label_divisor] += 1
@@ -45,6 +55,7 @@ def reference_pq_stats(gt, pred, label_divisor, void_category, num_categories):
 
 
 def reference_depth_filter(pred, pred_depth, gt_depth, lam, wrong_id):
+    """Per-pixel loop form of the DPQ^λ relabelling (small maps only)."""
     out = pred.astype('int64').copy()
     h, w = out.shape
     for y in range(h):

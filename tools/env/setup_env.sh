@@ -24,13 +24,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 PIP="$VENV/bin/python -m pip"
+CONSTRAINTS="-c requirements/constraints.txt"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log "1/5 torch + torchvision (requirements/torch.txt)"
-$PIP install -q -r requirements/torch.txt
+$PIP install -q $CONSTRAINTS -r requirements/torch.txt
 
 log "2/5 build tools (requirements/build.txt)"
-$PIP install -q -r requirements/build.txt
+$PIP install -q $CONSTRAINTS -r requirements/build.txt
 
 TORCH_VER=$($VENV/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
 MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' requirements/mminstall.txt)
@@ -52,11 +53,11 @@ else
   fi
   $PIP install -q --no-deps "$WHEEL_DIR"/mmcv-*.whl
   # mmcv's own runtime deps (no build needed)
-  $PIP install -q addict yapf==0.40.1 opencv-python==4.11.0.86 packaging
+  $PIP install -q $CONSTRAINTS addict yapf opencv-python packaging pyyaml
 fi
 
 log "4/5 OpenMMLab + runtime + tests (requirements/{mminstall,runtime,tests}.txt)"
-$PIP install -q -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
+$PIP install -q $CONSTRAINTS -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
 
 log "5/5 mmpdepth (editable)"
 $PIP install -q --no-deps --no-build-isolation -e .

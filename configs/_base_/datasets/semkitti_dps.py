@@ -39,3 +39,14 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='DPQMetric', protocol='semkitti-dvps')
 test_evaluator = val_evaluator
+
+# test-time augmentation (tools/test.py --tta): horizontal flip x 3 scales
+tta_model = dict(type='DPSTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='TestTimeAug',
+         transforms=[[dict(type='DPSResize', ratio_range=(r, r)) for r in (0.75, 1.0, 1.25)],
+                     [dict(type='DPSRandomFlip', prob=0.0),
+                      dict(type='DPSRandomFlip', prob=1.0)],
+                     [dict(type='PackDPSInputs')]])
+]

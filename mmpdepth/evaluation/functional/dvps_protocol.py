@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .panoptic_quality import PQStats, apply_depth_threshold, pq_stats, summarize_pq
+from .panoptic_quality import PQStats, apply_depth_threshold, dense_ids, pq_stats, summarize_pq
 
 #: depth thresholds of DPQ, in the order the reference reports them
 DPQ_THRESHOLDS = (0.5, 0.25, 0.1)
@@ -84,6 +84,7 @@ def window_stats(gt_ids: Sequence[np.ndarray],
     if len(gt_ids) != len(pred_ids) or len(gt_ids) == 0:
         raise ValueError('a window needs the same non-zero number of GT and predicted frames')
     gt_cat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gt_ids], axis=1)
+    gt_dense = dense_ids(gt_cat)  # shared by all thresholds
     out = {}
     for lam in thresholds:
         if lam is None:
@@ -96,7 +97,7 @@ def window_stats(gt_ids: Sequence[np.ndarray],
                 for p, pd, gd in zip(pred_ids, pred_depths, gt_depths)
             ]
         out[lam] = pq_stats(gt_cat, np.concatenate(preds, axis=1), protocol.label_divisor,
-                            protocol.void_category, protocol.num_categories)
+                            protocol.void_category, protocol.num_categories, gt_dense=gt_dense)
     return out
 
 
@@ -145,11 +146,14 @@ def summarize_dpq(stats: Dict[Optional[float], PQStats],
         summ = summarize_pq(st, protocol.num_classes, protocol.epsilon)
         if warn_absent and not absent_reported and summ.absent.any():
             absent_reported = True
-            warnings.warn(
-                f'{protocol.name}: classes {np.flatnonzero(summ.absent).tolist()} appear in '
-                'neither GT nor prediction; their PQ is '
-                f'{"NaN" if protocol.epsilon == 0 else "0"} and enters the class mean'
-                + ('' if not skip_absent else ' (skipped: skip_absent=True)'), UserWarning)
+            absent = np.flatnonzero(summ.absent).tolist()
+            if skip_absent:
+                what = 'they are left out of the class means (skip_absent=True)'
+            else:
+                what = (f'their PQ is {"NaN" if protocol.epsilon == 0 else "0"} and enters the '
+                        'class means (use skip_absent to average over present classes)')
+            warnings.warn(f'{protocol.name}: classes {absent} appear in neither GT nor '
+                          f'prediction; {what}', UserWarning)
         key = 'PQ' if lam is None else 'DPQ'
         for suffix, classes in groups:
             value = 100.0 * summ.mean(classes, skip_absent=skip_absent)

@@ -12,7 +12,8 @@ The rules are those of ViP-DeepLab's ``eval_dvpq.py`` (Cityscapes-DVPS and SemKI
 * group regions (a thing class with instance 0) are ordinary segments; there is no crowd logic.
 
 Unlike the reference scripts all ids are int64 (SemKITTI's ``int32 * 2**30`` overflow cannot
-happen) and the work is vectorised over segments instead of looping over dict entries.
+happen) and the work is vectorised: ids are relabelled densely (a lookup table for ids below
+2**22, else ``np.unique``) and the (GT, prediction) intersections are one ``np.bincount``.
 """
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -52,11 +53,35 @@ class PQStats:
                    arr[3].astype(np.int64))
 
 
+#: ids below this are relabelled with a lookup table (O(N)); larger ones with np.unique
+_LUT_LIMIT = 1 << 22
+
+
+def dense_ids(ids: np.ndarray):
+    """Relabel ids to 0..K-1.
+
+    Returns:
+        tuple: ``uniq`` (K,) sorted ids, ``inverse`` (N,) index of each pixel's id,
+        ``counts`` (K,) pixels per id.
+    """
+    flat = np.asarray(ids).ravel()
+    if flat.size and flat.min() >= 0 and flat.max() < _LUT_LIMIT:
+        counts = np.bincount(flat.astype(np.int64, copy=False))
+        uniq = np.flatnonzero(counts)
+        lut = np.zeros(len(counts), np.int64)
+        lut[uniq] = np.arange(len(uniq))
+        return uniq.astype(np.int64), lut[flat], counts[uniq]
+    uniq, inverse, counts = np.unique(flat.astype(np.int64, copy=False), return_inverse=True,
+                                      return_counts=True)
+    return uniq, inverse.ravel(), counts
+
+
 def pq_stats(gt_ids: np.ndarray,
              pred_ids: np.ndarray,
              label_divisor: int,
              void_category: int,
-             num_categories: int) -> PQStats:
+             num_categories: int,
+             gt_dense=None) -> PQStats:
     """Match the segments of one image (or one window of frames) and count TP/FP/FN per category.
 
     Args:
@@ -67,30 +92,30 @@ def pq_stats(gt_ids: np.ndarray,
         num_categories (int): length of the returned arrays. Predicted segments of the void
             category are treated as "no prediction" (never FP, never matched); any other category
             outside ``[0, num_categories)`` is an error.
+        gt_dense (tuple, optional): ``dense_ids(gt_ids)``, to share the GT relabelling between
+            several predictions of the same frames (e.g. the DPQ thresholds).
 
     Returns:
         PQStats: per-category IoU sum, TP, FP, FN.
     """
-    gt = np.asarray(gt_ids).astype(np.int64, copy=False).ravel()
-    pred = np.asarray(pred_ids).astype(np.int64, copy=False).ravel()
-    if gt.shape != pred.shape:
+    if np.shape(gt_ids) != np.shape(pred_ids):
         raise ValueError(f'GT and prediction differ in size: {np.shape(gt_ids)} vs '
                          f'{np.shape(pred_ids)}')
-    if gt.size and (gt.min() < 0 or pred.min() < 0):
-        raise ValueError('panoptic ids must be non-negative')
     stats = PQStats.zeros(num_categories)
-    if gt.size == 0:
+    if np.size(gt_ids) == 0:
         return stats
+    gt_u, gt_inv, gt_area = gt_dense if gt_dense is not None else dense_ids(gt_ids)
+    pred_u, pred_inv, pred_area = dense_ids(pred_ids)
+    if gt_u[0] < 0 or pred_u[0] < 0:
+        raise ValueError('panoptic ids must be non-negative')
     div = np.int64(label_divisor)
-    offset = np.int64(max(int(pred.max()), 0) + 1)
-    if int(gt.max()) >= np.iinfo(np.int64).max // int(offset):
-        raise OverflowError('panoptic ids too large to pair in int64')
-
-    gt_u, gt_area = np.unique(gt, return_counts=True)
-    pred_u, pred_area = np.unique(pred, return_counts=True)
-    joint_u, joint_area = np.unique(gt * offset + pred, return_counts=True)
-    pair_gt = joint_u // offset
-    pair_pred = joint_u % offset
+    n_pred = len(pred_u)
+    # joint histogram of (gt segment, pred segment) via dense indices: O(N)
+    joint = np.bincount(gt_inv * n_pred + pred_inv, minlength=len(gt_u) * n_pred)
+    pair = np.flatnonzero(joint)
+    gi_all, pi_all = pair // n_pred, pair % n_pred
+    joint_area = joint[pair]
+    pair_gt, pair_pred = gt_u[gi_all], pred_u[pi_all]
     gt_cat_of_pair = pair_gt // div
     pred_cat_of_pair = pair_pred // div
 
@@ -101,18 +126,17 @@ def pq_stats(gt_ids: np.ndarray,
                          f'[0, {num_categories}) (label_divisor={label_divisor})')
 
     # per-prediction overlap with the exact GT void id, and with any GT id of the void category
-    pred_index_of_pair = np.searchsorted(pred_u, pair_pred)
-    void_exact = np.zeros(len(pred_u), np.int64)
+    void_exact = np.zeros(n_pred, np.int64)
     on_void_id = pair_gt == void_category * div
-    np.add.at(void_exact, pred_index_of_pair[on_void_id], joint_area[on_void_id])
-    void_any = np.zeros(len(pred_u), np.int64)
+    np.add.at(void_exact, pi_all[on_void_id], joint_area[on_void_id])
+    void_any = np.zeros(n_pred, np.int64)
     on_void_cat = gt_cat_of_pair == void_category
-    np.add.at(void_any, pred_index_of_pair[on_void_cat], joint_area[on_void_cat])
+    np.add.at(void_any, pi_all[on_void_cat], joint_area[on_void_cat])
 
     # candidate pairs: same category; the prediction must not be void itself
     same = (gt_cat_of_pair == pred_cat_of_pair) & (pred_cat_of_pair != void_category)
-    gi = np.searchsorted(gt_u, pair_gt[same])
-    pi = pred_index_of_pair[same]
+    gi = gi_all[same]
+    pi = pi_all[same]
     inter = joint_area[same]
     union = gt_area[gi] + pred_area[pi] - inter - void_exact[pi]
     iou = inter / union.astype(np.float64)
@@ -123,7 +147,7 @@ def pq_stats(gt_ids: np.ndarray,
 
     gt_matched = np.zeros(len(gt_u), bool)
     gt_matched[gi[match]] = True
-    pred_matched = np.zeros(len(pred_u), bool)
+    pred_matched = np.zeros(n_pred, bool)
     pred_matched[pi[match]] = True
 
     gt_cat = gt_u // div

@@ -1,6 +1,8 @@
 """Thing post-processing, panoptic merge and depth gathering of PanopticDepth (spec §1.12)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 import torch
 import torch.nn.functional as F
 from mmdet.models.seg_heads.panoptic_fusion_heads import BasePanopticFusionHead
@@ -115,33 +117,84 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         return [self.predict_single(r, m) for r, m in zip(head_results, batch_img_metas)]
 
     def predict_single(self, result: dict, img_meta: dict) -> dict:
+        return self.merge([self.full_resolution_candidates(result, img_meta)])
+
+    def full_resolution_candidates(self, result: dict, img_meta: dict,
+                                   flip: bool = False) -> dict:
+        """Steps 1-2 for one image: thing and stuff probabilities at the original size.
+
+        Args:
+            result (dict): one image of :meth:`PanopticDepthHead.predict_by_feat`.
+            img_meta (dict): ``img_shape`` (un-padded input) and ``ori_shape``.
+            flip (bool): the input was flipped horizontally; flip everything back.
+
+        Returns:
+            dict: ``things`` (:class:`InstanceData` with ``probs`` (n, H, W), ``labels``,
+            ``scores`` and ``depth_kernels``), ``stuff_prob`` (K, H, W) with zeros for absent
+            classes, ``stuff`` (the head's stuff candidates) and ``depth_embed`` (e, H, W) at
+            the original size, or None.
+        """
         cfg = self.test_cfg
         img_hw = tuple(img_meta['img_shape'][:2])
         ori_hw = tuple(img_meta.get('ori_shape', img_hw)[:2])
         things = self.process_things(result['things'], img_hw, ori_hw)
         stuff = result['stuff']
-        device = stuff.mask_logits.device
         st_probs = self._to_output(stuff.mask_logits.sigmoid(), img_hw, ori_hw)
         sem_prob = st_probs.new_zeros(self.num_classes, *ori_hw)
         if len(stuff.labels):
             sem_prob[stuff.labels] += st_probs
-
-        with_depth = self.depth_generator is not None and result.get('depth_embed') is not None
         depth_full = None
-        if with_depth:
+        if self.depth_generator is not None and result.get('depth_embed') is not None:
             emb = result['depth_embed']
             if cfg['depth_embed_resize'] == 'official':
                 depth_full = F.interpolate(emb[None], size=ori_hw, mode='bilinear',
                                            align_corners=False)[0]
             else:
                 depth_full = self._to_output(emb, img_hw, ori_hw)
+        if flip:
+            things.probs = things.probs.flip(-1)
+            sem_prob = sem_prob.flip(-1)
+            depth_full = depth_full.flip(-1) if depth_full is not None else None
+        return dict(things=things, stuff_prob=sem_prob, stuff=stuff, depth_embed=depth_full)
+
+    def merge(self, candidates: List[dict], depth_scales: Optional[List[float]] = None) -> dict:
+        """Steps 3-4 on the candidates of one or more views of the same image (TTA).
+
+        Thing candidates of all views are pooled (the paste order and overlap rule remove
+        duplicates); stuff probabilities are averaged over the views; each pasted segment's depth
+        map is computed in the view it came from (stuff: averaged over the views that have the
+        class), times ``depth_scales[view]``.
+        """
+        cfg = self.test_cfg
+        n_views = len(candidates)
+        depth_scales = depth_scales or [1.0] * n_views
+        sem_prob = sum(c['stuff_prob'] for c in candidates) / n_views
+        ori_hw = tuple(sem_prob.shape[-2:])
+        device = sem_prob.device
+        with_depth = self.depth_generator is not None and candidates[0]['depth_embed'] is not None
+
+        probs, labels, scores, views, kernels = [], [], [], [], []
+        for v, c in enumerate(candidates):
+            t = c['things']
+            probs.append(t.probs)
+            labels.append(t.labels)
+            scores.append(t.scores)
+            views += [v] * len(t.labels)
+            if 'depth_kernels' in t:
+                kernels += list(t.depth_kernels)
+        all_probs = torch.cat(probs)
+        all_labels = torch.cat(labels)
+        all_scores = torch.cat(scores)
+        order = torch.argsort(all_scores, descending=True) if n_views > 1 else \
+            torch.arange(len(all_scores), device=device)
 
         # step 3: sequential paste
         paste = torch.zeros(ori_hw, dtype=torch.long, device=device)
-        seg_probs, seg_labels, seg_scores, seg_depth_k, seg_is_thing = [], [], [], [], []
-        kept = torch.nonzero(things.scores >= cfg['combine_inst_thr']).flatten().tolist()
-        for j in kept:
-            mask = things.probs[j] > cfg['mask_thr']
+        seg_probs, seg_labels, seg_scores, seg_is_thing, seg_depth = [], [], [], [], []
+        for j in order.tolist():
+            if float(all_scores[j]) < cfg['combine_inst_thr']:
+                continue
+            mask = all_probs[j] > cfg['mask_thr']
             area = int(mask.sum())
             if area == 0:
                 continue
@@ -150,28 +203,34 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 continue
             mask &= paste == 0
             paste[mask] = len(seg_labels) + 1
-            seg_probs.append(things.probs[j])
-            seg_labels.append(int(things.labels[j]))
-            seg_scores.append(float(things.scores[j]))
+            seg_probs.append(all_probs[j])
+            seg_labels.append(int(all_labels[j]))
+            seg_scores.append(float(all_scores[j]))
             seg_is_thing.append(True)
-            if with_depth and 'depth_kernels' in things:
-                seg_depth_k.append(things.depth_kernels[j])
+            if with_depth:
+                seg_depth.append([(views[j], kernels[j] if kernels else None)])
         stuff_arg = sem_prob.argmax(0)
-        stuff_labels = stuff.labels.tolist()
         for c in torch.unique(stuff_arg).tolist():
-            if c in self.thing_class_ids or c not in stuff_labels:
+            if c in self.thing_class_ids:
                 continue
+            views_with = [(v, cand['stuff'].labels.tolist().index(c))
+                          for v, cand in enumerate(candidates)
+                          if c in cand['stuff'].labels.tolist()]
+            if not views_with:
+                continue  # an all-zero pixel's argmax, no kernel predicted this class
             mask = (stuff_arg == c) & (paste == 0)
             if int(mask.sum()) < cfg['stuff_area_limit']:
                 continue
             paste[mask] = len(seg_labels) + 1
-            k = stuff_labels.index(c)
             seg_probs.append(sem_prob[c])
             seg_labels.append(c)
-            seg_scores.append(float(stuff.scores[k]))
+            seg_scores.append(float(np.mean([float(candidates[v]['stuff'].scores[k])
+                                             for v, k in views_with])))
             seg_is_thing.append(False)
-            if with_depth and 'depth_kernels' in stuff:
-                seg_depth_k.append(stuff.depth_kernels[k])
+            if with_depth:
+                seg_depth.append([(v, candidates[v]['stuff'].depth_kernels[k]
+                                   if 'depth_kernels' in candidates[v]['stuff'] else None)
+                                  for v, k in views_with])
 
         div = cfg['label_divisor']
         labels_t = torch.as_tensor(seg_labels + [cfg['void_label']], dtype=torch.long,
@@ -181,23 +240,20 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             n_th += int(is_thing)
             inst_ids.append(n_th if is_thing else 0)
         inst_t = torch.as_tensor(inst_ids + [0], dtype=torch.long, device=device)
-        depth_map = None
         if cfg['merge_mode'] == 'ps' or not seg_probs:
-            seg_index = paste - 1  # -1: void
+            seg_index = paste - 1
             seg_index[seg_index < 0] = len(seg_labels)
-            if with_depth and seg_probs:
-                stack_d = self._segment_depths(depth_full, seg_depth_k, len(seg_probs))
-                depth_map = torch.zeros(ori_hw, device=device)
-                valid = seg_index < len(seg_labels)
-                depth_map[valid] = torch.gather(stack_d, 0, seg_index.clamp(
-                    max=len(seg_labels) - 1)[None])[0][valid]
         else:
             seg_index = torch.stack(seg_probs).argmax(0)
-            if with_depth:
-                stack_d = self._segment_depths(depth_full, seg_depth_k, len(seg_probs))
-                depth_map = torch.gather(stack_d, 0, seg_index[None])[0]
-        if with_depth and depth_map is None:
+        depth_map = None
+        if with_depth:
             depth_map = torch.zeros(ori_hw, device=device)
+            if seg_probs:
+                stack_d = self._segment_depths(candidates, seg_depth, depth_scales)
+                valid = seg_index < len(seg_labels)
+                gathered = torch.gather(stack_d, 0,
+                                        seg_index.clamp(max=len(seg_labels) - 1)[None])[0]
+                depth_map[valid] = gathered[valid]
         panoptic = labels_t[seg_index] * div + inst_t[seg_index]
 
         out = dict()
@@ -206,9 +262,9 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             out['pred_depth_map'] = PixelData(
                 data=self.depth_generator.clamp_output(depth_map)[None])
         inst = InstanceData()
-        inst.masks = things.probs > cfg['mask_thr']
-        inst.labels = things.labels
-        inst.scores = things.scores
+        inst.masks = all_probs[order] > cfg['mask_thr']
+        inst.labels = all_labels[order]
+        inst.scores = all_scores[order]
         out['pred_instances'] = inst
         areas = torch.bincount(seg_index.flatten(), minlength=len(seg_labels) + 1)[:-1] \
             if len(seg_labels) else torch.zeros(0, dtype=torch.long, device=device)
@@ -221,9 +277,16 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out['pred_segments'] = segs
         return out
 
-    def _segment_depths(self, depth_full: Tensor, kernels: List[Tensor], n: int) -> Tensor:
-        """(n, H, W) depth map of every pasted segment (one dense map in 'pixel' mode)."""
+    def _segment_depths(self, candidates: List[dict], seg_depth: List[list],
+                        depth_scales: List[float]) -> Tensor:
+        """(n, H, W) depth map of every pasted segment, each from the view(s) it came from."""
         gen = self.depth_generator
-        if gen.kernel_channels == 0:
-            return gen(depth_full, None)[0:1].expand(n, -1, -1)
-        return gen(depth_full, torch.stack(kernels))
+        maps = []
+        for sources in seg_depth:
+            per_view = []
+            for v, kernel in sources:
+                emb = candidates[v]['depth_embed']
+                d = gen(emb, None)[0] if gen.kernel_channels == 0 else gen(emb, kernel[None])[0]
+                per_view.append(d * depth_scales[v])
+            maps.append(sum(per_view) / len(per_view))
+        return torch.stack(maps)

@@ -1,0 +1,139 @@
+"""DPQ evaluation speed: fast path vs the per-segment re-statement of the reference algorithm.
+
+    python benchmarks/bench_dpq.py [--frames 300] [--height 1024] [--width 2048]
+        [--ref-frames 20] [--nproc 1 2]
+
+Writes synthetic Cityscapes-DVPS GT and predictions (1024x2048, realistic segment counts:
+scenes from the synthetic renderer, predictions with shifted boundaries, split / merged
+instances and noisy depth) and evaluates all four thresholds (PQ + DPQ@{0.5,0.25,0.1}):
+
+* the fast path (``mmpdepth.evaluation``) over all frames, single process and with ``--nproc``,
+* the per-segment re-statement (``tests/test_evaluation/reference_dvpq.py``) on the first
+  ``--ref-frames`` frames (it is slow), checking equal statistics on those frames.
+
+Prints a table of frames/s. File reading is included in both (same reader).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tests', 'test_evaluation'))
+
+from mmpdepth.datasets.synthetic import SyntheticSceneRenderer  # noqa: E402
+from mmpdepth.evaluation.dvps_files import (index_cityscapes_dvps, load_frame,  # noqa: E402
+                                            write_cityscapes_dvps_pred, write_depth_png)
+from mmpdepth.evaluation.dvps_folder_evaluation import evaluate_dvps_folders  # noqa: E402
+from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, DPQ_THRESHOLDS,  # noqa: E402
+                                            apply_depth_threshold, window_stats)
+from reference_dvpq import reference_pq_stats  # noqa: E402
+
+
+def make_set(out: str, frames: int, h: int, w: int, seed: int = 0) -> None:
+    gt_dir = osp.join(out, 'gt')
+    pan_dir = osp.join(out, 'pan')
+    dep_dir = osp.join(out, 'depth')
+    for d in (gt_dir, pan_dir, dep_dir):
+        os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for s in range(6):  # a few rendered scenes, varied per frame below
+        r = SyntheticSceneRenderer(h, w, np.random.default_rng(seed + s))
+        scenes.append(r.render(0))
+    for i in range(frames):
+        _, ids, depth = scenes[i % len(scenes)]
+        ids = ids.astype(np.int64).copy()
+        ids[rng.random(ids.shape) < 0.01] = 32000  # scattered void
+        pred = np.roll(ids, int(rng.integers(-6, 7)), axis=1)
+        pred[pred == 32000] = 0
+        # split one thing and relabel a random block
+        things = np.unique(pred[pred >= 11000])
+        if len(things):
+            t = things[rng.integers(len(things))]
+            m = pred == t
+            xs = np.nonzero(m.any(0))[0]
+            if len(xs) > 2:
+                pred[m & (np.arange(w)[None] < xs[len(xs) // 2])] = (t // 1000) * 1000 + 200
+        y0, x0 = rng.integers(0, h - 64), rng.integers(0, w - 64)
+        pred[y0:y0 + 64, x0:x0 + 64] = 8000
+        pdepth = depth * rng.uniform(0.85, 1.15, depth.shape)
+        seq, frame = i // 6, i % 6
+        stem = f'{seq:06d}_{frame:06d}_bench_{seq:06d}_{frame:06d}'
+        Image.fromarray(ids.astype(np.uint16)).save(
+            osp.join(gt_dir, f'{stem}_gtFine_instanceTrainIds.png'))
+        write_depth_png(osp.join(gt_dir, f'{stem}_depth.png'), depth)
+        write_cityscapes_dvps_pred(osp.join(pan_dir, f'{stem}_leftImg8bit.png'), pred)
+        write_depth_png(osp.join(dep_dir, f'{stem}_leftImg8bit.png'), pdepth)
+
+
+def reference_frame(frame):
+    """All four thresholds of one frame with the per-segment re-statement."""
+    gt, pred, pdep, gdep = load_frame(frame, 'cityscapes-dvps', True)
+    p = CITYSCAPES_DVPS
+    out = {None: reference_pq_stats(gt, pred, p.label_divisor, p.void_category,
+                                    p.num_categories)}
+    for lam in DPQ_THRESHOLDS:
+        filt = apply_depth_threshold(pred, pdep, gdep, lam, p.wrong_depth_id)
+        out[lam] = reference_pq_stats(gt, filt, p.label_divisor, p.void_category,
+                                      p.num_categories)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--frames', type=int, default=300)
+    ap.add_argument('--height', type=int, default=1024)
+    ap.add_argument('--width', type=int, default=2048)
+    ap.add_argument('--ref-frames', type=int, default=20)
+    ap.add_argument('--nproc', type=int, nargs='+', default=[1, 2])
+    ap.add_argument('--workdir', default=None, help='keep the generated files here')
+    args = ap.parse_args()
+    tmp = args.workdir or tempfile.mkdtemp(prefix='bench_dpq_')
+    t = time.time()
+    if not osp.isdir(osp.join(tmp, 'gt')):
+        make_set(tmp, args.frames, args.height, args.width)
+    print(f'data: {args.frames} frames {args.height}x{args.width} in {tmp} '
+          f'({time.time() - t:.0f} s to write)')
+    gt_dir, pan_dir, dep_dir = (osp.join(tmp, d) for d in ('gt', 'pan', 'depth'))
+    rows = []
+    fast_stats = None
+    for n in args.nproc:
+        t = time.time()
+        res = evaluate_dvps_folders('cityscapes-dvps', gt_dir, pan_dir, dep_dir, nproc=n,
+                                    progress=False)
+        dt = time.time() - t
+        fast_stats = fast_stats or res
+        rows.append((f'fast path, {n} process(es)', args.frames, dt))
+    frames = [f for s in index_cityscapes_dvps(gt_dir, pan_dir, dep_dir) for f in s]
+    k = min(args.ref_frames, len(frames))
+    t = time.time()
+    ref = [reference_frame(f) for f in frames[:k]]
+    dt_ref = time.time() - t
+    rows.append(('per-segment re-statement, 1 process', k, dt_ref))
+    # equal results on the reference frames
+    max_diff = 0.0
+    for f, r in zip(frames[:k], ref):
+        gt, pred, pdep, gdep = load_frame(f, 'cityscapes-dvps', True)
+        fast = window_stats([gt], [pred], [pdep], [gdep], CITYSCAPES_DVPS)
+        for lam, st in fast.items():
+            iou, tp, fp, fn = r[lam]
+            assert st.tp.tolist() == tp and st.fp.tolist() == fp and st.fn.tolist() == fn
+            max_diff = max(max_diff, float(np.abs(st.iou - np.asarray(iou)).max()))
+    print(f'\n{"method":40s} {"frames":>7s} {"seconds":>9s} {"frames/s":>9s}')
+    for name, n, dt in rows:
+        print(f'{name:40s} {n:7d} {dt:9.1f} {n / dt:9.2f}')
+    speed_fast = rows[0][1] / rows[0][2]
+    speed_ref = k / dt_ref
+    print(f'\nfast / per-segment (single process): {speed_fast / speed_ref:.1f}x; statistics equal'
+          f' on {k} frames (max IoU-sum difference {max_diff:.1e}); '
+          f'DPQ = {fast_stats["DPQ"]:.2f}, PQ = {fast_stats["PQ"]:.2f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,2 @@
+# Alias of the SemKITTI-DPS model (ResNet-50 (caffe style, as the official code)); see configs/panopticdepth/README.md.
+_base_ = './panopticdepth/panopticdepth_r50_fpn_10kx8_semkitti-dps.py'

@@ -1,0 +1,3 @@
+from .dps_tta_model import DPSTTAModel
+
+__all__ = ['DPSTTAModel']

@@ -1,0 +1,111 @@
+"""tools/train.py, tools/test.py, tools/dist_train.sh and --resume on the tiny synthetic config."""
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mmpdepth.datasets.synthetic import write_synthetic_dps
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py'
+PY = sys.executable
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synth'))
+    write_synthetic_dps(root, num_train_seqs=1, num_val_seqs=1, frames_per_seq=2, height=128,
+                        width=256, seed=5)
+    return root
+
+
+def opts(data_root, max_iters, interval):
+    o = [f'{k}.dataset.data_root={data_root}' for k in
+         ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    o += [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters + 1}',
+          f'param_scheduler.1.end={max_iters}', f'default_hooks.checkpoint.interval={interval}',
+          'default_hooks.logger.interval=1', 'train_dataloader.batch_size=2',
+          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+          'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+          'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+    return o
+
+
+def run(args, **kw):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                          **kw)
+
+
+def test_train_then_test_prints_dpq_and_writes_pictures(data_root, tmp_path):
+    work = str(tmp_path / 'work')
+    r = run([PY, 'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options'] +
+            opts(data_root, 3, 3))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = osp.join(work, 'iter_3.pth')
+    assert osp.isfile(ckpt)
+    r = run([PY, 'tools/test.py', CONFIG, ckpt, '--work-dir', work, '--show-dir', 'vis',
+             '--out', str(tmp_path / 'preds.pkl'), '--cfg-options'] + opts(data_root, 3, 3))
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    assert 'dps/DPQ:' in out and 'dps/PQ:' in out and 'AbsRel' in out
+    pics = [os.path.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
+            if f.endswith('.png') and 'vis' in dp]
+    assert len(pics) == 2
+    assert osp.isfile(tmp_path / 'preds.pkl')
+
+
+def test_unsafe_checkpoint_is_refused_by_test_tool(data_root, tmp_path):
+    import torch
+
+    class Evil:
+
+        def __reduce__(self):
+            return (os.system, (f'touch {tmp_path}/pwned', ))
+
+    bad = str(tmp_path / 'bad.pth')
+    torch.save({'state_dict': {}, 'meta': Evil()}, bad)
+    r = run([PY, 'tools/test.py', CONFIG, bad, '--work-dir', str(tmp_path / 'w'),
+             '--cfg-options'] + opts(data_root, 2, 2))
+    assert r.returncode != 0
+    assert 'refused to load' in r.stderr and not osp.exists(tmp_path / 'pwned')
+
+
+def test_killed_training_resumes_from_last_checkpoint(data_root, tmp_path):
+    work = str(tmp_path / 'work')
+    args = [PY, 'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options'] + \
+        opts(data_root, 8, 2)
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(work, 'iter_4.pth')) and time.time() < deadline:
+        time.sleep(0.2)
+        assert proc.poll() is None, 'training ended before it could be killed'
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not osp.exists(osp.join(work, 'iter_8.pth'))
+    r = run(args[:3] + ['--resume'] + args[3:])
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = r.stdout + r.stderr
+    assert 'resumed' in log.lower()
+    assert 'Iter(train) [1/8]' not in log and 'Iter(train) [5/8]' in log
+    assert osp.isfile(osp.join(work, 'iter_8.pth'))
+
+
+def test_dist_train_with_two_processes_on_cpu(data_root, tmp_path):
+    work = str(tmp_path / 'dist')
+    env = dict(os.environ, PORT='29517', PYTHON=PY, OMP_NUM_THREADS='1')
+    r = subprocess.run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work,
+                        '--cfg-options'] + opts(data_root, 2, 2), cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert osp.isfile(osp.join(work, 'iter_2.pth'))
+    logs = [os.path.join(dp, f) for dp, _, fs in os.walk(work) for f in fs if f.endswith('.log')]
+    text = ''.join(open(p).read() for p in logs)
+    assert 'world_size: 2' in text or "'world_size': 2" in text or 'Distributed launcher: pytorch' in text
