@@ -14,6 +14,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmpdepth  # noqa: F401  (registers components; checks the install)
+from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
 
 
@@ -76,6 +77,7 @@ def main():
             test_data_cfg = test_data_cfg['dataset']
         test_data_cfg.pipeline = cfg.tta_pipeline
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    init_cpu_process_group_if_needed(args.launcher, cfg)  # torchrun without GPUs
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

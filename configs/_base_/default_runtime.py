@@ -22,6 +22,9 @@ vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='DPSLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 
+# a batch without things leaves the thing-kernel projection without gradient
+find_unused_parameters = True
+
 log_level = 'INFO'
 load_from = None
 resume = False

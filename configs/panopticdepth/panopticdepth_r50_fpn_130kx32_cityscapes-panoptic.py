@@ -12,7 +12,8 @@ model = dict(
         frozen_stages=-1,
         norm_cfg=dict(type='SyncBN', requires_grad=True),
         norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://detectron2/resnet50_caffe')),
+        init_cfg=dict(_delete_=True, type='Pretrained',
+                      checkpoint='open-mmlab://detectron2/resnet50_caffe')),
     panoptic_head=dict(depth=None),
     panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
