@@ -61,11 +61,14 @@ class SyntheticSceneRenderer:
     Args:
         height, width: image size in pixels.
         rng: numpy random generator (determinism comes from its seed).
+        thing_depth_range: (near, far) metres of the things' initial depths.
     """
 
-    def __init__(self, height: int, width: int, rng: np.random.Generator):
+    def __init__(self, height: int, width: int, rng: np.random.Generator,
+                 thing_depth_range: Tuple[float, float] = (6.0, 45.0)):
         self.h, self.w = height, width
         self.rng = rng
+        self.thing_depth_range = thing_depth_range
         f = 0.9 * width
         self.horizon = int(round(height * rng.uniform(0.40, 0.48)))
         self.camera = SyntheticCamera(fx=f, fy=f, cx=width / 2, cy=self.horizon)
@@ -92,7 +95,7 @@ class SyntheticSceneRenderer:
         self.things = []
         for _ in range(int(rng.integers(2, 7))):
             is_car = rng.random() < 0.65
-            depth = rng.uniform(6, 45)
+            depth = rng.uniform(*self.thing_depth_range)
             lateral = rng.uniform(-7, 7)
             if is_car:
                 size = (rng.uniform(1.4, 1.8), rng.uniform(1.7, 4.2))  # height, width (m)
@@ -198,7 +201,9 @@ def write_synthetic_dps(out_dir: str,
                         frames_per_seq: int = 6,
                         height: int = 256,
                         width: int = 512,
-                        seed: int = 0) -> Dict[str, List[str]]:
+                        seed: int = 0,
+                        thing_depth_range: Tuple[float, float] = (6.0, 45.0)
+                        ) -> Dict[str, List[str]]:
     """Write a synthetic Cityscapes-DVPS-layout set; returns the written image paths per split.
 
     Layout: ``out_dir/video_sequence/{train,val}/{seq:06d}_{frame:06d}_synthetic_{seq:06d}_
@@ -214,7 +219,9 @@ def write_synthetic_dps(out_dir: str,
         os.makedirs(d, exist_ok=True)
         written[split] = []
         for _ in range(n):
-            renderer = SyntheticSceneRenderer(height, width, np.random.default_rng(rng.integers(1 << 31)))
+            renderer = SyntheticSceneRenderer(height, width,
+                                              np.random.default_rng(rng.integers(1 << 31)),
+                                              thing_depth_range)
             camera = camera or renderer.camera
             for t in range(frames_per_seq):
                 img, ids, depth = renderer.render(t)

@@ -16,5 +16,4 @@ model = dict(
         position_deform=False, encoder_deform=False, depth_kernel_deform=False,
         depth=dict(embed_channels=8)),
     panoptic_fusion_head=dict(depth=dict(embed_channels=8)),
-    train_cfg=dict(instance_scales=((1, 48), (24, 96), (48, 192), (96, 384), (192, 2048))),
-    test_cfg=dict(fusion=dict(stuff_area_limit=256)))
+    test_cfg=dict(fusion=dict(stuff_area_limit=128)))

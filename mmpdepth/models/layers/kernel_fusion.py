@@ -96,13 +96,15 @@ class FusedThings(NamedTuple):
 
 def fuse_thing_kernels(kernels: Tensor, classes: Tensor, scores: Tensor,
                        depth_kernels: Optional[Tensor] = None, sim_thr: float = 0.97,
-                       class_specific: bool = True) -> FusedThings:
+                       class_specific: bool = True, weighting: str = 'uniform') -> FusedThings:
     """Cluster thing kernels sorted by score (descending) and average each cluster.
 
     ``L[i, j] = (i <= j) & (cos(K_i, K_j) >= sim_thr) & (c_i == c_j)``. Kernel i is kept iff no
     earlier kernel is similar to it; kernel j joins the cluster of the **first** kernel similar to
     it, if that one is kept (a kernel whose first similar kernel was suppressed joins none).
-    Depth kernels are averaged with the same uniform weights.
+    Depth kernels are averaged with the same weights. ``weighting='uniform'`` is the official
+    rule; ``'score'`` weights each member by its centre score, so weak peaks (e.g. on levels an
+    instance was not trained on) barely move the fused mask and depth kernels.
 
     Args:
         kernels (Tensor): (N, C) projected kernels, sorted by score descending.
@@ -117,6 +119,10 @@ def fuse_thing_kernels(kernels: Tensor, classes: Tensor, scores: Tensor,
     keep = first.diagonal(0)
     members = label[keep] & first[keep]
     weights = members.to(kernels.dtype)
+    if weighting == 'score':
+        weights = weights * scores[None, :].to(kernels.dtype)
+    elif weighting != 'uniform':
+        raise ValueError(f'unknown thing fusion weighting {weighting!r}')
     norm = weights.sum(dim=1, keepdim=True)
     fused = (weights @ kernels) / norm
     fused_depth = (weights @ depth_kernels) / norm if depth_kernels is not None else None
@@ -146,11 +152,13 @@ class AdaptiveKernelFusion(torch.nn.Module):
         stuff_score_thr (float): stuff candidate threshold (``STUFF.THRES``). Defaults to 0.1.
         sim_thr (float): cosine threshold of thing fusion. Defaults to 0.97.
         class_specific (bool): only fuse kernels of the same class. Defaults to True.
+        thing_weighting (str): 'uniform' (official) or 'score' (members weighted by their centre
+            scores). Defaults to 'uniform'.
     """
 
     def __init__(self, stuff_pooling: str = 'official', stuff_prob_thr: float = 0.4,
                  stuff_score_thr: float = 0.1, sim_thr: float = 0.97,
-                 class_specific: bool = True) -> None:
+                 class_specific: bool = True, thing_weighting: str = 'uniform') -> None:
         super().__init__()
         if stuff_pooling not in ('official', 'masked_mean', 'global_avg'):
             raise ValueError(f'unknown stuff_pooling {stuff_pooling!r}')
@@ -159,6 +167,9 @@ class AdaptiveKernelFusion(torch.nn.Module):
         self.stuff_score_thr = stuff_score_thr
         self.sim_thr = sim_thr
         self.class_specific = class_specific
+        if thing_weighting not in ('uniform', 'score'):
+            raise ValueError(f'unknown thing_weighting {thing_weighting!r}')
+        self.thing_weighting = thing_weighting
 
     def pool_stuff(self, region_prob: Tensor, kernel_map: Tensor,
                    depth_kernel_map: Optional[Tensor] = None) -> StuffKernels:
@@ -170,7 +181,7 @@ class AdaptiveKernelFusion(torch.nn.Module):
                     depth_kernels: Optional[Tensor] = None) -> FusedThings:
         """See :func:`fuse_thing_kernels`."""
         return fuse_thing_kernels(kernels, classes, scores, depth_kernels, self.sim_thr,
-                                  self.class_specific)
+                                  self.class_specific, self.thing_weighting)
 
     def fuse_stuff(self, kernels: Tensor, classes: Tensor, scores: Tensor,
                    depth_kernels: Optional[Tensor] = None) -> StuffKernels:
