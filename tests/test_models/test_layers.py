@@ -166,3 +166,23 @@ def test_akf_module_switches_pooling():
     prob = torch.tensor([[[0.9, 0.9]]])
     out = akf.pool_stuff(prob, torch.tensor([[[2.0, 4.0]]]))
     assert out.kernels.item() == pytest.approx(3.0)
+
+
+def test_grid_sample_dcn_equals_torchvision_deform_conv():
+    from torchvision.ops import deform_conv2d
+
+    from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 7, 9, dtype=torch.double, generator=g, requires_grad=True)
+    w = torch.randn(3, 4, 3, 3, dtype=torch.double, generator=g, requires_grad=True)
+    b = torch.randn(3, dtype=torch.double, generator=g)
+    off = (torch.randn(2, 18, 7, 9, dtype=torch.double, generator=g) * 3).requires_grad_()
+    off.data[:, 0, 0, 0] = -1.0  # exactly on the -1 border
+    m = torch.rand(2, 9, 7, 9, dtype=torch.double, generator=g, requires_grad=True)
+    a = deform_conv2d(x, off, w, b, padding=1, mask=m)
+    c = deform_conv3x3_grid_sample(x, off, m, w, b)
+    assert torch.allclose(a, c, atol=1e-12)
+    ga = torch.autograd.grad(a.sum(), [x, w, m, off])
+    gc = torch.autograd.grad(c.sum(), [x, w, m, off])
+    for p, q in zip(ga[:3], gc[:3]):
+        assert torch.allclose(p, q, atol=1e-10)
