@@ -12,7 +12,6 @@ import math
 import os.path as osp
 from collections import OrderedDict
 
-import numpy as np
 import torch
 
 DATA = osp.join(osp.dirname(__file__), 'data', 'golden')

@@ -1,9 +1,8 @@
 """Check a downloaded DPS tree and write the JSON index the datasets load fastest from."""
 import json
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict
 
-import numpy as np
 from PIL import Image
 
 from mmpdepth.registry import DATASETS
@@ -56,3 +55,24 @@ def summarize(index: Dict) -> str:
     seqs = sorted({d.get('seq_id') for d in index['data_list']})
     return (f'{m["num_frames"]} frames in {len(seqs)} sequences, {m["frames_with_things"]} with '
             'thing instances')
+
+
+def index_cli(dataset_type: str, title: str, default_root: str, argv=None) -> int:
+    """Command line of ``tools/dataset_converters/{cityscapes,semkitti}_dvps.py``."""
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(description=f'Check and index a {title} split')
+    p.add_argument('--root', default=default_root)
+    p.add_argument('--split', default='val', choices=['train', 'val', 'test'])
+    p.add_argument('--out', default=None, help='index path (default ROOT/{split}_index.json)')
+    args = p.parse_args(argv)
+    out = args.out or osp.join(args.root, f'{args.split}_index.json')
+    try:
+        index = build_index(dataset_type, args.root, args.split,
+                            osp.join('video_sequence', args.split))
+    except (FileNotFoundError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    write_index(index, out)
+    print(f'{args.root} [{args.split}]: {summarize(index)}; index written to {out}')
+    return 0

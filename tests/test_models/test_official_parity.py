@@ -44,7 +44,7 @@ def run(request, tmp_path_factory):
     ckpt = torch.load(dst, weights_only=True)
     cfg = Config.fromfile(osp.join(ROOT, CONFIGS[name]))
     model = MODELS.build(cfg.model)
-    missing, unexpected = model.load_state_dict(ckpt['state_dict'], strict=True), None
+    model.load_state_dict(ckpt['state_dict'], strict=True)  # every key converted, none left
     model.eval()
     g = dict(np.load(osp.join(DATA, f'{name}_imageA_subset.npz')))
     img = torch.from_numpy(g['model_input_bgr_chw_uint8'].copy())
@@ -117,7 +117,6 @@ def test_thing_candidates_and_fusion_match(run):
                                rtol=1e-4, atol=1e-5)
     proj = run['fused_kernels'][:, CH].numpy()[order_o]
     assert rel_err(proj, g['thing_fusion_out_kernel'][order_g]) <= 1e-3
-    ch = list(range(0, 256, 16))
     assert head['stuff'].labels.tolist() == g['stuff_fusion_out_class'].tolist()
     np.testing.assert_allclose(head['stuff'].scores.numpy(), g['stuff_fusion_out_score'],
                                rtol=1e-4, atol=1e-5)

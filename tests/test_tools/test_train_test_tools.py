@@ -1,5 +1,4 @@
 """tools/train.py, tools/test.py, tools/dist_train.sh and --resume on the tiny synthetic config."""
-import json
 import os
 import os.path as osp
 import signal

@@ -5,7 +5,7 @@ selects training kernels and computes the position, segmentation and depth losse
 ``predict`` selects and fuses test kernels and returns per-image thing / stuff candidates (mask
 logits at stride 4, classes, scores, depth kernels) for :class:`PanopticDepthFusionHead`.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -296,7 +296,6 @@ class PanopticDepthHead(BaseModule):
         level_hw = [tuple(c.shape[-2:]) for c in outs['center_logits']]
         pad_hw = tuple(batch_data_samples[0].batch_input_shape)
         pos_num = self.train_cfg['pos_num']
-        device = mask_embed.device
 
         loss_center = mask_embed.new_zeros(())
         loss_region = mask_embed.new_zeros(())
