@@ -44,10 +44,11 @@ def flops(model, h, w) -> float:
             return tuple(t for v in out.values() if v is not None
                          for t in (v if isinstance(v, tuple) else (v, )) if t is not None)
 
-    analyzer = FlopAnalyzer(Net(model), (x, ))
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    return analyzer.total() / 1e9
+    with torch.no_grad():  # tracing with autograd would keep every activation alive
+        analyzer = FlopAnalyzer(Net(model), (x, ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        return analyzer.total() / 1e9
 
 
 def timed_predict(model, img, meta, stages):

@@ -182,7 +182,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             views += [v] * len(t.labels)
             if 'depth_kernels' in t:
                 kernels += list(t.depth_kernels)
-        all_probs = torch.cat(probs)
+        # one view: no copy of the (n, H, W) probabilities (large at full resolution)
+        all_probs = probs[0] if n_views == 1 else torch.cat(probs)
         all_labels = torch.cat(labels)
         all_scores = torch.cat(scores)
         order = torch.argsort(all_scores, descending=True) if n_views > 1 else \
@@ -262,7 +263,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             out['pred_depth_map'] = PixelData(
                 data=self.depth_generator.clamp_output(depth_map)[None])
         inst = InstanceData()
-        inst.masks = all_probs[order] > cfg['mask_thr']
+        inst.masks = (all_probs if n_views == 1 else all_probs[order]) > cfg['mask_thr']
         inst.labels = all_labels[order]
         inst.scores = all_scores[order]
         out['pred_instances'] = inst
