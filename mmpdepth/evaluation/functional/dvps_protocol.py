@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .panoptic_quality import PQStats, apply_depth_threshold, dense_ids, pq_stats, summarize_pq
+from .panoptic_quality import PQStats, dense_ids, stats_from_histogram, summarize_pq
 
 #: depth thresholds of DPQ, in the order the reference reports them
 DPQ_THRESHOLDS = (0.5, 0.25, 0.1)
@@ -83,21 +83,53 @@ def window_stats(gt_ids: Sequence[np.ndarray],
     """
     if len(gt_ids) != len(pred_ids) or len(gt_ids) == 0:
         raise ValueError('a window needs the same non-zero number of GT and predicted frames')
-    gt_cat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gt_ids], axis=1)
-    gt_dense = dense_ids(gt_cat)  # shared by all thresholds
+    gt_cat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gt_ids], axis=1).ravel()
+    pred_cat = np.concatenate([np.asarray(p, dtype=np.int64) for p in pred_ids], axis=1).ravel()
+    if gt_cat.shape != pred_cat.shape:
+        raise ValueError('GT and prediction windows differ in size')
+    gt_u, gt_inv, gt_area = dense_ids(gt_cat)  # shared by all thresholds
+    pred_u, pred_inv, pred_area = dense_ids(pred_cat)
+    if gt_u.size and (gt_u[0] < 0 or pred_u[0] < 0):
+        raise ValueError('panoptic ids must be non-negative')
+    # the wrong-depth id gets a dense index too (appended if no prediction uses it yet)
+    wrong = protocol.wrong_depth_id
+    pos = int(np.searchsorted(pred_u, wrong))
+    if pos < len(pred_u) and pred_u[pos] == wrong:
+        wrong_idx, pred_u_all, pred_area0 = pos, pred_u, pred_area
+    else:
+        wrong_idx = len(pred_u)
+        pred_u_all = np.append(pred_u, wrong)
+        pred_area0 = np.append(pred_area, 0)
+    n_pred = len(pred_u_all)
+    joint0 = np.bincount(gt_inv * n_pred + pred_inv, minlength=len(gt_u) * n_pred)
+    rel = None
+    if any(lam is not None for lam in thresholds):
+        if pred_depths is None or gt_depths is None:
+            raise ValueError('depth maps are needed for a depth threshold')
+        gd = np.concatenate([np.asarray(d, dtype=np.float64) for d in gt_depths], axis=1).ravel()
+        pd = np.concatenate([np.asarray(d, dtype=np.float64) for d in pred_depths],
+                            axis=1).ravel()
+        if gd.shape != gt_cat.shape or pd.shape != gt_cat.shape:
+            raise ValueError('depth maps and panoptic maps differ in size')
+        valid = np.flatnonzero(gd > 0)
+        # float64: unsigned inputs cannot wrap around (the reference's uint16 trap)
+        rel = np.abs(pd[valid] - gd[valid]) / gd[valid]
     out = {}
     for lam in thresholds:
         if lam is None:
-            preds = [np.asarray(p, dtype=np.int64) for p in pred_ids]
+            joint, area = joint0, pred_area0
         else:
-            if pred_depths is None or gt_depths is None:
-                raise ValueError('depth maps are needed for a depth threshold')
-            preds = [
-                apply_depth_threshold(p, pd, gd, lam, protocol.wrong_depth_id)
-                for p, pd, gd in zip(pred_ids, pred_depths, gt_depths)
-            ]
-        out[lam] = pq_stats(gt_cat, np.concatenate(preds, axis=1), protocol.label_divisor,
-                            protocol.void_category, protocol.num_categories, gt_dense=gt_dense)
+            # DPQ^λ: move the wrong-depth pixels from their segment to the wrong-depth id
+            moved = valid[rel > lam]
+            g, p = gt_inv[moved], pred_inv[moved]
+            size = len(gt_u) * n_pred
+            joint = joint0 - np.bincount(g * n_pred + p, minlength=size) + np.bincount(
+                g * n_pred + wrong_idx, minlength=size)
+            area = pred_area0 - np.bincount(p, minlength=n_pred)
+            area[wrong_idx] += len(moved)
+        out[lam] = stats_from_histogram(gt_u, gt_area, pred_u_all, area, joint,
+                                        protocol.label_divisor, protocol.void_category,
+                                        protocol.num_categories)
     return out
 
 

@@ -108,10 +108,24 @@ def pq_stats(gt_ids: np.ndarray,
     pred_u, pred_inv, pred_area = dense_ids(pred_ids)
     if gt_u[0] < 0 or pred_u[0] < 0:
         raise ValueError('panoptic ids must be non-negative')
-    div = np.int64(label_divisor)
     n_pred = len(pred_u)
     # joint histogram of (gt segment, pred segment) via dense indices: O(N)
     joint = np.bincount(gt_inv * n_pred + pred_inv, minlength=len(gt_u) * n_pred)
+    return stats_from_histogram(gt_u, gt_area, pred_u, pred_area, joint, label_divisor,
+                                void_category, num_categories)
+
+
+def stats_from_histogram(gt_u: np.ndarray, gt_area: np.ndarray, pred_u: np.ndarray,
+                         pred_area: np.ndarray, joint: np.ndarray, label_divisor: int,
+                         void_category: int, num_categories: int) -> PQStats:
+    """PQ statistics from segment areas and the flattened (G x P) intersection histogram.
+
+    ``joint[g * P + p]`` = pixels of GT segment ``gt_u[g]`` and predicted segment ``pred_u[p]``.
+    Predicted segments with zero area are ignored.
+    """
+    stats = PQStats.zeros(num_categories)
+    div = np.int64(label_divisor)
+    n_pred = len(pred_u)
     pair = np.flatnonzero(joint)
     gi_all, pi_all = pair // n_pred, pair % n_pred
     joint_area = joint[pair]
@@ -120,7 +134,8 @@ def pq_stats(gt_ids: np.ndarray,
     pred_cat_of_pair = pair_pred // div
 
     pred_cat = pred_u // div
-    bad = (pred_cat != void_category) & ((pred_cat < 0) | (pred_cat >= num_categories))
+    bad = (pred_cat != void_category) & ((pred_cat < 0) | (pred_cat >= num_categories)) & \
+        (pred_area > 0)
     if bad.any():
         raise ValueError(f'predicted categories {sorted(set(pred_cat[bad].tolist()))} are outside '
                          f'[0, {num_categories}) (label_divisor={label_divisor})')
@@ -158,8 +173,9 @@ def pq_stats(gt_ids: np.ndarray,
                          f'[0, {num_categories}) and are not the void category {void_category}')
     np.add.at(stats.fn, fn_cats, 1)
 
-    ignored = void_any / pred_area.astype(np.float64) > 0.5
-    fp_mask = ~pred_matched & ~ignored & (pred_cat != void_category)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ignored = void_any / pred_area.astype(np.float64) > 0.5
+    fp_mask = ~pred_matched & ~ignored & (pred_cat != void_category) & (pred_area > 0)
     np.add.at(stats.fp, pred_cat[fp_mask], 1)
     return stats
 
