@@ -3,7 +3,7 @@
 # (8 GPUs x 1), Adam **1e-5** (official FullScaleFinetune.yaml; the paper does not give the LR).
 # Initialised from stage 1; next: panopticdepth_r50_fpn_10kx8_cityscapes-dps.py
 _base_ = [
-    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
+    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic_fsf.py',
     '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
 ]
 load_from = 'work_dirs/panopticdepth_r50_fpn_130kx32_cityscapes-panoptic/iter_130000.pth'  # stage-1 output
@@ -15,16 +15,5 @@ model = dict(
     panoptic_head=dict(depth=None),
     panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadDPSAnnotations', with_depth=False),
-    dict(type='DPSResize', short_edge_choices=tuple(range(1024, 1537, 64)), max_size=4096),
-    dict(type='DPSRandomFlip', prob=0.5),
-    dict(type='DPSRandomCrop', crop_size=(1024, 2048), crop_type='random'),
-    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
-         saturation_range=(0.5, 1.5), hue_delta=18),
-    dict(type='PackDPSInputs'),
-]
-train_dataloader = dict(batch_size=1, dataset=dict(pipeline=train_pipeline))  # x 8 GPUs
 optim_wrapper = dict(optimizer=dict(lr=1e-5))
 default_hooks = dict(checkpoint=dict(interval=5000))

@@ -83,7 +83,7 @@ class BaseDPSDataset(BaseDetDataset):
         if not cam:
             return None
         if osp.isfile(cam):
-            return _read_camera_json(cam)
+            return read_camera_json(cam)
         if not hasattr(self, '_camera_index'):
             self._camera_index = {
                 osp.basename(p)[:-len('_camera.json')]: p
@@ -91,7 +91,7 @@ class BaseDPSDataset(BaseDetDataset):
             }
         key = cityscapes_frame_name(osp.basename(info['img_path']))
         path = self._camera_index.get(key)
-        return _read_camera_json(path) if path else None
+        return read_camera_json(path) if path else None
 
     # -- filtering -------------------------------------------------------------------------------
     def filter_data(self) -> List[dict]:
@@ -130,7 +130,7 @@ def cityscapes_frame_name(file_name: str) -> str:
     return '_'.join(parts[:3])
 
 
-def _read_camera_json(path: str) -> Dict[str, float]:
+def read_camera_json(path: str) -> Dict[str, float]:
     with open(path) as f:
         cam = json.load(f)
     intr = cam.get('intrinsic', cam)

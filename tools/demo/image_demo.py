@@ -11,10 +11,10 @@ panel and the separate layers), ``preds/`` (panoptic + depth PNGs in the formats
 intrinsics the point cloud uses a 60 degree horizontal field of view.
 """
 import argparse
-import json
 import sys
 
 from mmpdepth.apis import DPSInferencer
+from mmpdepth.datasets.base_dps_dataset import read_camera_json
 
 
 def parse_args(argv=None):
@@ -45,12 +45,7 @@ def intrinsics_from_args(args):
             raise ValueError('give all of --fx --fy --cx --cy, or none')
         return dict(zip(('fx', 'fy', 'cx', 'cy'), vals))
     if args.camera_json:
-        with open(args.camera_json) as f:
-            cam = json.load(f)
-        intr = cam.get('intrinsic', cam)
-        return dict(fx=float(intr['fx']), fy=float(intr['fy']),
-                    cx=float(intr.get('u0', intr.get('cx'))),
-                    cy=float(intr.get('v0', intr.get('cy'))))
+        return read_camera_json(args.camera_json)
     return None
 
 
