@@ -186,3 +186,20 @@ def test_grid_sample_dcn_equals_torchvision_deform_conv():
     gc = torch.autograd.grad(c.sum(), [x, w, m, off])
     for p, q in zip(ga[:3], gc[:3]):
         assert torch.allclose(p, q, atol=1e-10)
+
+
+def test_grid_sample_dcn_chunked_no_grad_path_equals_torchvision():
+    from torchvision.ops import deform_conv2d
+
+    from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 5, 8, 6, dtype=torch.double, generator=g)
+    w = torch.randn(4, 5, 3, 3, dtype=torch.double, generator=g)
+    b = torch.randn(4, dtype=torch.double, generator=g)
+    off = torch.randn(2, 18, 8, 6, dtype=torch.double, generator=g) * 3
+    m = torch.rand(2, 9, 8, 6, dtype=torch.double, generator=g)
+    a = deform_conv2d(x, off, w, b, padding=1, mask=m)
+    with torch.no_grad():
+        c = deform_conv3x3_grid_sample(x, off, m, w, b, rows_per_chunk=3)  # 3 + 3 + 2 rows
+    assert c.shape == a.shape
+    assert torch.allclose(a, c, atol=1e-12)

@@ -245,16 +245,11 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             seg_index = paste - 1
             seg_index[seg_index < 0] = len(seg_labels)
         else:
-            seg_index = torch.stack(seg_probs).argmax(0)
+            seg_index = self._argmax_over_segments(seg_probs)
         depth_map = None
         if with_depth:
-            depth_map = torch.zeros(ori_hw, device=device)
-            if seg_probs:
-                stack_d = self._segment_depths(candidates, seg_depth, depth_scales)
-                valid = seg_index < len(seg_labels)
-                gathered = torch.gather(stack_d, 0,
-                                        seg_index.clamp(max=len(seg_labels) - 1)[None])[0]
-                depth_map[valid] = gathered[valid]
+            depth_map = self._gather_segment_depths(candidates, seg_depth, depth_scales,
+                                                    seg_index, ori_hw)
         panoptic = labels_t[seg_index] * div + inst_t[seg_index]
 
         out = dict()
@@ -278,16 +273,45 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out['pred_segments'] = segs
         return out
 
-    def _segment_depths(self, candidates: List[dict], seg_depth: List[list],
-                        depth_scales: List[float]) -> Tensor:
-        """(n, H, W) depth map of every pasted segment, each from the view(s) it came from."""
+    @staticmethod
+    def _argmax_over_segments(seg_probs: List[Tensor]) -> Tensor:
+        """Per-pixel index of the most probable segment, first one on ties (as ``argmax`` of
+        the stacked (n, H, W) maps, without building that stack)."""
+        best = seg_probs[0].clone()
+        index = torch.zeros(best.shape, dtype=torch.long, device=best.device)
+        for j, prob in enumerate(seg_probs[1:], start=1):
+            better = prob > best
+            best = torch.where(better, prob, best)
+            index.masked_fill_(better, j)
+        return index
+
+    def _gather_segment_depths(self, candidates: List[dict], seg_depth: List[list],
+                               depth_scales: List[float], seg_index: Tensor,
+                               ori_hw: Tuple[int, int]) -> Tensor:
+        """(H, W) depth map: each pixel gets the depth of its segment, computed only on that
+        segment's pixels, from the view(s) the segment came from (averaged over views).
+
+        Per-pixel depth only depends on the pixel's embedding and the segment's kernel, so this
+        equals gathering from full (n, H, W) per-segment depth maps, at 1/n of the work.
+        """
         gen = self.depth_generator
-        maps = []
-        for sources in seg_depth:
+        device = seg_index.device
+        depth_map = torch.zeros(ori_hw, device=device)
+        flat_index = seg_index.flatten()
+        order = torch.argsort(flat_index, stable=True)
+        counts = torch.bincount(flat_index, minlength=len(seg_depth) + 1).tolist()
+        start = 0
+        flat_depth = depth_map.view(-1)
+        for j, sources in enumerate(seg_depth):
+            pix = order[start:start + counts[j]]
+            start += counts[j]
+            if pix.numel() == 0:
+                continue
             per_view = []
             for v, kernel in sources:
                 emb = candidates[v]['depth_embed']
+                emb = emb.reshape(emb.shape[0], -1)[:, pix, None]  # (E, N, 1)
                 d = gen(emb, None)[0] if gen.kernel_channels == 0 else gen(emb, kernel[None])[0]
-                per_view.append(d * depth_scales[v])
-            maps.append(sum(per_view) / len(per_view))
-        return torch.stack(maps)
+                per_view.append(d[:, 0] * depth_scales[v])
+            flat_depth[pix] = sum(per_view) / len(per_view)
+        return depth_map
