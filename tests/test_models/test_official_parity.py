@@ -109,10 +109,21 @@ def test_thing_candidates_and_fusion_match(run):
     assert int(cand['fusion_keep'].sum()) == int(g['thing_fusion_keep'].sum())
     things = head['things']
     assert len(things.labels) == len(g['thing_fusion_out_class'])
-    # fused kernels, matched by (class, score)
-    order_o = np.lexsort((things.scores.numpy(), things.labels.numpy()))
+    # fused things matched by the (level, pixel) of the candidate that leads each cluster (the
+    # M outputs follow the kept candidates in order); matching by score would pair two things of
+    # the same class whose scores differ by float noise the wrong way round
+    def leaders(level, pixel, keep):
+        return [(int(lv), int(px)) for lv, px, k in zip(level, pixel, keep) if k]
+
+    ours_lead = leaders(cand['level'] + 3, cand['pixel_index'], cand['fusion_keep'])
+    theirs_lead = leaders(g['thing_fusion_in_level'], g['thing_fusion_in_pixel_index'],
+                          g['thing_fusion_keep'])
+    assert sorted(ours_lead) == sorted(theirs_lead)
+    order_o = np.array(sorted(range(len(ours_lead)), key=lambda m: ours_lead[m]))
+    order_g = np.array(sorted(range(len(theirs_lead)), key=lambda m: theirs_lead[m]))
     thing_ids = np.array(range(11, 19))
-    order_g = np.lexsort((g['thing_fusion_out_score'], thing_ids[g['thing_fusion_out_class']]))
+    assert things.labels.numpy()[order_o].tolist() == \
+        thing_ids[g['thing_fusion_out_class']][order_g].tolist()
     np.testing.assert_allclose(things.scores.numpy()[order_o], g['thing_fusion_out_score'][order_g],
                                rtol=1e-4, atol=1e-5)
     proj = run['fused_kernels'][:, CH].numpy()[order_o]

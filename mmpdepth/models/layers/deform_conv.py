@@ -18,8 +18,10 @@ def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
     ys = torch.arange(h, dtype=dt, device=dev).view(1, 1, h, 1)
     xs = torch.arange(w, dtype=dt, device=dev).view(1, 1, 1, w)
     off = offset.view(b, 9, 2, h, w)
-    gy = (ys + ky + off[:, :, 0]) * (2.0 / max(h - 1, 1)) - 1.0
-    gx = (xs + kx + off[:, :, 1]) * (2.0 / max(w - 1, 1)) - 1.0
+    # align_corners=False coordinates: pixel p <-> (2p + 1) / size - 1 (no 1/(size - 1), so a
+    # 1-pixel-wide map and traced (ONNX) sizes need no special case)
+    gy = (2.0 * (ys + ky + off[:, :, 0]) + 1.0) / h - 1.0
+    gx = (2.0 * (xs + kx + off[:, :, 1]) + 1.0) / w - 1.0
     return torch.stack([gx, gy], dim=-1)
 
 
@@ -31,7 +33,7 @@ def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor, inplace: bool = False
     """
     b, _, h, w, _ = grid.shape
     s = F.grid_sample(x_cl, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
-                      padding_mode='zeros', align_corners=True)
+                      padding_mode='zeros', align_corners=False)
     s = s.permute(0, 2, 3, 1).reshape(b, 9, h * w, x_cl.shape[1])
     m = mask.reshape(b, 9, h * w, 1)
     return s.mul_(m) if inplace else s * m
@@ -44,7 +46,7 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
     Same sampling as DCNv2 / torchvision: tap k = 3i + j samples ``x`` bilinearly at
     ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with zeros outside the image, times ``mask_k``;
     then one matrix product per tap, ``(H*W, C) @ (C, C_out)``, accumulates the output. Exact
-    up to float rounding (gradients equal in float64). Without autograd the rows are processed
+    up to float rounding (gradients equal in float64). Without autograd and tracing, rows go
     in chunks of ``rows_per_chunk`` so the (9, rows*W, C) sample buffer stays small, and the
     result is returned channels-last. About 2.5x faster than
     ``torchvision.ops.deform_conv2d`` on CPU (benchmarks/bench_inference.py).
@@ -64,7 +66,8 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
     grid = _tap_grid(offset, h, w)
     needs_grad = torch.is_grad_enabled() and any(
         t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
-    if needs_grad:
+    if needs_grad or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        # one graph without in-place writes: autograd, ONNX export and FLOP counting
         s = _sample_taps(x_cl, grid, mask)
         out = s[:, 0] @ w_taps[0]
         for k in range(1, 9):
