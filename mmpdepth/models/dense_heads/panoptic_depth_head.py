@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from mmpdepth.registry import MODELS
 
-from ..layers.center_heatmap import center_peaks, draw_gaussian, panopticfcn_gaussian_radius
+from ..layers.center_heatmap import (center_peaks_topk, draw_gaussian,
+                                     panopticfcn_gaussian_radius)
 from ..layers.conv_tower import ConvTower
 from ..layers.instance_depth import InstanceDepthGenerator
 
@@ -454,6 +455,47 @@ class PanopticDepthHead(BaseModule):
     def predict_by_feat(self, outs: dict) -> List[dict]:
         """Per image: fused thing and stuff candidates with their stride-4 mask logits.
 
+        :meth:`candidates_by_feat` (fixed shapes) then :meth:`predict_by_candidates`.
+        """
+        return self.predict_by_candidates(self.candidates_by_feat(outs))
+
+    def candidates_by_feat(self, outs: dict) -> dict:
+        """Fixed-size candidates of a batch: the graph part of inference (ONNX export ends here).
+
+        Per kernel level l: the top K = ``center_top_num`` thing-centre peaks
+        with their projected kernels, and every stuff class with its pooled, projected kernel
+        (score -1 when no pixel votes for it). No thresholds are applied here.
+
+        Returns:
+            dict: ``mask_embed`` (B, e^m, h, w), ``depth_embed`` (B, e^d, h, w) or None, and
+            ``levels``: per level a dict of ``thing_scores`` / ``thing_index`` (y·W_l + x) /
+            ``thing_classes`` (B, K), ``thing_kernels`` (B, K, e^m), ``stuff_scores``
+            (B, K), ``stuff_kernels`` (B, K, e^m), and ``thing_depth_kernels`` (B, K, D) /
+            ``stuff_depth_kernels`` (B, K, D) or None.
+        """
+        cfg = self.test_cfg
+        levels = []
+        for li, pool in enumerate(cfg['center_pool_sizes'][:len(outs['center_logits'])]):
+            kmap = outs['kernel_maps'][li]
+            dkmap = outs['depth_kernel_maps'][li]
+            scores, index, classes = center_peaks_topk(outs['center_logits'][li], pool,
+                                                       cfg['center_top_num'])
+            lv = dict(thing_scores=scores, thing_index=index, thing_classes=classes,
+                      thing_kernels=self.thing_kernel_proj(_gather_pixels(kmap, index)),
+                      thing_depth_kernels=_gather_pixels(dkmap, index)
+                      if dkmap is not None else None)
+            st = self.kernel_fusion.pool_stuff_dense(outs['region_logits'][li].sigmoid(),
+                                                     kmap, dkmap)
+            lv.update(stuff_scores=st.scores, stuff_kernels=self.stuff_kernel_proj(st.kernels),
+                      stuff_depth_kernels=st.depth_kernels)
+            levels.append(lv)
+        return dict(mask_embed=outs['mask_embed'], depth_embed=outs['depth_embed'],
+                    levels=levels)
+
+    @torch.no_grad()
+    def predict_by_candidates(self, cands: dict) -> List[dict]:
+        """Thresholds, kernel fusion and mask logits on :meth:`candidates_by_feat` outputs.
+
         Returns:
             list[dict]: per image ``things`` and ``stuff`` (:class:`InstanceData` with
             ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``,
@@ -462,49 +504,41 @@ class PanopticDepthHead(BaseModule):
             ``pixel_index`` (y·W_l + x), ``fusion_keep`` (N,) and ``fusion_members`` (M, N), or
             None.
         """
-        mask_embed = outs['mask_embed']
-        results = []
-        for i in range(mask_embed.shape[0]):
-            results.append(self._predict_single(outs, i))
-        return results
+        return [self._predict_single(cands, i) for i in range(cands['mask_embed'].shape[0])]
 
-    def _predict_single(self, outs: dict, i: int) -> dict:
+    def _predict_single(self, cands: dict, i: int) -> dict:
         cfg = self.test_cfg
         akf = self.kernel_fusion
-        embed = outs['mask_embed'][i]
+        embed = cands['mask_embed'][i]
         e, h, w = embed.shape
         embed_flat = embed.reshape(e, -1)
         th_k, th_s, th_c, th_d, th_lvl, th_pix = [], [], [], [], [], []
         st_k, st_s, st_c, st_d = [], [], [], []
-        for li, pool in enumerate(cfg['center_pool_sizes'][:len(outs['center_logits'])]):
-            center = outs['center_logits'][li][i]
-            kmap = outs['kernel_maps'][li][i]
-            dkmap = outs['depth_kernel_maps'][li][i] \
-                if outs['depth_kernel_maps'][li] is not None else None
-            scores, index, classes = center_peaks(center, pool, cfg['center_top_num'],
-                                                  cfg['center_thr'])
-            if len(scores):
-                th_k.append(kmap.flatten(1)[:, index].t())
-                th_s.append(scores)
-                th_c.append(classes)
+        for li, lv in enumerate(cands['levels']):
+            keep = lv['thing_scores'][i] > cfg['center_thr']
+            if keep.any():
+                index = lv['thing_index'][i][keep]
+                th_k.append(lv['thing_kernels'][i][keep])
+                th_s.append(lv['thing_scores'][i][keep])
+                th_c.append(lv['thing_classes'][i][keep])
                 th_lvl.append(torch.full_like(index, li))
                 th_pix.append(index)
-                if dkmap is not None:
-                    th_d.append(dkmap.flatten(1)[:, index].t())
-            st = akf.pool_stuff(outs['region_logits'][li][i].sigmoid(), kmap, dkmap)
-            if len(st.classes):
-                st_k.append(st.kernels)
-                st_s.append(st.scores)
-                st_c.append(st.classes)
-                if st.depth_kernels is not None:
-                    st_d.append(st.depth_kernels)
+                if lv['thing_depth_kernels'] is not None:
+                    th_d.append(lv['thing_depth_kernels'][i][keep])
+            keep = lv['stuff_scores'][i] > akf.stuff_score_thr
+            if keep.any():
+                st_k.append(lv['stuff_kernels'][i][keep])
+                st_s.append(lv['stuff_scores'][i][keep])
+                st_c.append(keep.nonzero()[:, 0])
+                if lv['stuff_depth_kernels'] is not None:
+                    st_d.append(lv['stuff_depth_kernels'][i][keep])
         with_dk = bool(th_d) or bool(st_d)
         things = InstanceData()
         candidates = None
         if th_k:
             scores = torch.cat(th_s)
             order = torch.argsort(scores, descending=True)
-            kern = self.thing_kernel_proj(torch.cat(th_k)[order])
+            kern = torch.cat(th_k)[order]
             dk = torch.cat(th_d)[order] if th_d else None
             fused = akf.fuse_things(kern, torch.cat(th_c)[order], scores[order], dk)
             things.mask_logits = (fused.kernels @ embed_flat).reshape(-1, h, w)
@@ -524,8 +558,7 @@ class PanopticDepthHead(BaseModule):
                 things.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
         stuff = InstanceData()
         if st_k:
-            kern = self.stuff_kernel_proj(torch.cat(st_k))
-            fused = akf.fuse_stuff(kern, torch.cat(st_c), torch.cat(st_s),
+            fused = akf.fuse_stuff(torch.cat(st_k), torch.cat(st_c), torch.cat(st_s),
                                    torch.cat(st_d) if st_d else None)
             stuff.mask_logits = (fused.kernels @ embed_flat).reshape(-1, h, w)
             stuff.labels = fused.classes
@@ -538,7 +571,7 @@ class PanopticDepthHead(BaseModule):
             stuff.scores = embed.new_zeros(0)
             if self._has_depth_kernels():
                 stuff.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
-        depth_embed = outs['depth_embed'][i] if outs['depth_embed'] is not None else None
+        depth_embed = cands['depth_embed'][i] if cands['depth_embed'] is not None else None
         return dict(things=things, stuff=stuff, depth_embed=depth_embed,
                     thing_candidates=candidates)
 
@@ -568,3 +601,11 @@ def _boxes_from_masks(masks: Tensor) -> Tensor:
         else:
             boxes.append(torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float())
     return torch.stack(boxes) if boxes else masks.new_zeros(0, 4)
+
+
+def _gather_pixels(maps: Tensor, index: Tensor) -> Tensor:
+    """(B, C, H, W) maps at flat pixel indices (B, K) -> (B, K, C)."""
+    b, c, h, w = maps.shape
+    index = index.clamp(max=h * w - 1)  # padded peaks of maps smaller than K (score 0)
+    flat = maps.reshape(b, c, h * w)
+    return torch.gather(flat, 2, index[:, None, :].expand(-1, c, -1)).transpose(1, 2)

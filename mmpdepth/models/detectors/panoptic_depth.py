@@ -1,5 +1,5 @@
 """PanopticDepth detector: backbone -> FPN (P2-P7) -> kernel producer head -> fusion head."""
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from mmdet.models.detectors.base import BaseDetector
 from mmdet.structures import SampleList
@@ -37,18 +37,9 @@ class PanopticDepth(BaseDetector):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
-        head_test = dict(test_cfg or {}).get('head', None)
-        fusion_test = dict(test_cfg or {}).get('fusion', None)
-        panoptic_head = dict(panoptic_head)
-        if train_cfg is not None:
-            panoptic_head['train_cfg'] = dict(panoptic_head.get('train_cfg') or {}, **train_cfg)
-        if head_test is not None:
-            panoptic_head['test_cfg'] = dict(panoptic_head.get('test_cfg') or {}, **head_test)
+        panoptic_head, panoptic_fusion_head = merge_head_cfgs(panoptic_head, panoptic_fusion_head,
+                                                              train_cfg, test_cfg)
         self.panoptic_head = MODELS.build(panoptic_head)
-        panoptic_fusion_head = dict(panoptic_fusion_head)
-        if fusion_test is not None:
-            panoptic_fusion_head['test_cfg'] = dict(
-                panoptic_fusion_head.get('test_cfg') or {}, **fusion_test)
         self.panoptic_fusion_head = MODELS.build(panoptic_fusion_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
@@ -85,3 +76,22 @@ class PanopticDepth(BaseDetector):
         """``mode='tensor'``: raw head outputs (embeddings and per-level maps)."""
         outs = self.panoptic_head(self.extract_feat(batch_inputs))
         return {k: (tuple(v) if isinstance(v, list) else v) for k, v in outs.items()}
+
+
+def merge_head_cfgs(panoptic_head: dict, panoptic_fusion_head: dict,
+                    train_cfg: Optional[dict] = None,
+                    test_cfg: Optional[dict] = None) -> Tuple[dict, dict]:
+    """The head and fusion-head configs with the detector's ``train_cfg`` (head) and
+    ``test_cfg['head']`` / ``test_cfg['fusion']`` merged in (they override the heads' own)."""
+    head_test = dict(test_cfg or {}).get('head', None)
+    fusion_test = dict(test_cfg or {}).get('fusion', None)
+    panoptic_head = dict(panoptic_head)
+    if train_cfg is not None:
+        panoptic_head['train_cfg'] = dict(panoptic_head.get('train_cfg') or {}, **train_cfg)
+    if head_test is not None:
+        panoptic_head['test_cfg'] = dict(panoptic_head.get('test_cfg') or {}, **head_test)
+    panoptic_fusion_head = dict(panoptic_fusion_head)
+    if fusion_test is not None:
+        panoptic_fusion_head['test_cfg'] = dict(
+            panoptic_fusion_head.get('test_cfg') or {}, **fusion_test)
+    return panoptic_head, panoptic_fusion_head

@@ -56,12 +56,47 @@ def draw_gaussian(heatmap: Tensor, center: Tuple[int, int], radius: int,
         heatmap[cy - top:cy + bottom, cx - left:cx + right] = torch.max(region, patch)
 
 
-def center_peaks(center_logits: Tensor, pool_size: int, top_num: int, score_thr: float
-                 ) -> Tuple[Tensor, Tensor, Tensor]:
-    """Thing-centre candidates of one image and level.
+def center_peaks_topk(center_logits: Tensor, pool_size: int, top_num: int
+                      ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Fixed-size thing-centre candidates of a batch at one level (no score threshold).
 
     ``P = σ(logits)``; ``P ← (P + avgpool_k(P)) / 2``; non-maxima of a 3x3 max-pool are zeroed;
-    top-K per class, then top-K of the C·K values (K = min(H·W, top_num)); keep score > thr.
+    top-K per class, then top-K of the C·K values, of which the first min(H·W, top_num) keep
+    their score (K = top_num outputs; when H·W < K the others have score 0). Fixed shapes, so it is part of the exported ONNX
+    graph; :func:`center_peaks` adds the threshold.
+
+    Args:
+        center_logits (Tensor): (B, C, H, W).
+
+    Returns:
+        tuple: scores (B, K), flat pixel indices y·W + x (B, K), classes (B, K).
+    """
+    b, c, h, w = center_logits.shape
+    p = center_logits.sigmoid()
+    pooled = F.avg_pool2d(p, pool_size, stride=1, padding=(pool_size - 1) // 2)
+    p = (p + pooled) / 2.0
+    peak = F.max_pool2d(p, 3, stride=1, padding=1)
+    p = p * (peak == p).to(p.dtype)
+    # K = top_num always: zeros appended to the H*W scores make small maps (and traced ONNX
+    # shapes) need no min(H*W, top_num); appended entries score 0, below any threshold
+    k = top_num
+    flat = F.pad(p.reshape(b, c, h * w), (0, k))
+    per_class_scores, per_class_index = torch.topk(flat, k)
+    scores, idx = torch.topk(per_class_scores.reshape(b, c * k), k)
+    # only the first min(H*W, top_num) of the C*K ranking count (the official K); H*W comes
+    # from a shape tensor so that an exported graph keeps it dynamic
+    shape = torch._shape_as_tensor(center_logits).to(center_logits.device)
+    rank = torch.arange(k, device=center_logits.device)
+    scores = scores * (rank < shape[2] * shape[3]).to(scores.dtype)
+    classes = torch.div(idx, k, rounding_mode='floor')
+    index = torch.gather(per_class_index.reshape(b, c * k), 1, idx)
+    return scores, index, classes
+
+
+def center_peaks(center_logits: Tensor, pool_size: int, top_num: int, score_thr: float
+                 ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Thing-centre candidates of one image and level: :func:`center_peaks_topk`, then keep
+    score > thr.
 
     Args:
         center_logits (Tensor): (C, H, W).
@@ -69,16 +104,7 @@ def center_peaks(center_logits: Tensor, pool_size: int, top_num: int, score_thr:
     Returns:
         tuple: scores (n,), flat pixel indices y·W + x (n,), classes (n,) — thing channel ids.
     """
-    c, h, w = center_logits.shape
-    p = center_logits.sigmoid()[None]
-    pooled = F.avg_pool2d(p, pool_size, stride=1, padding=(pool_size - 1) // 2)
-    p = (p + pooled) / 2.0
-    peak = F.max_pool2d(p, 3, stride=1, padding=1)
-    p = (p * (peak == p).float())[0]
-    k = min(h * w, top_num)
-    per_class_scores, per_class_index = torch.topk(p.reshape(c, -1), k)
-    scores, idx = torch.topk(per_class_scores.reshape(-1), k)
-    classes = idx // k
-    index = per_class_index.reshape(-1)[idx]
+    scores, index, classes = (t[0] for t in center_peaks_topk(center_logits[None], pool_size,
+                                                               top_num))
     keep = scores > score_thr
     return scores[keep], index[keep], classes[keep]

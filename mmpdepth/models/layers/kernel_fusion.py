@@ -31,50 +31,77 @@ class StuffKernels(NamedTuple):
     depth_kernels: Optional[Tensor]
 
 
+def pool_stuff_kernels_dense(region_prob: Tensor,
+                             kernel_map: Tensor,
+                             depth_kernel_map: Optional[Tensor] = None,
+                             prob_thr: float = 0.4,
+                             mode: str = 'official') -> StuffKernels:
+    """Stuff kernels of every class of a batch at one level, fixed shapes (ONNX-exportable).
+
+    Each pixel votes for its argmax class; class k's region is its votes (``'official'``: and
+    ``P_k >= prob_thr``). Classes without votes get score -1, so any threshold drops them.
+
+    Args:
+        region_prob (Tensor): (B, K, H, W) sigmoid of the region logits.
+        kernel_map (Tensor): (B, C, H, W) kernel weight map G.
+        depth_kernel_map (Tensor, optional): (B, D, H, W) depth-kernel map.
+        prob_thr (float): pixel threshold of the 'official' region (0.4).
+        mode (str): 'official', 'masked_mean' or 'global_avg' (see module docstring).
+
+    Returns:
+        StuffKernels: kernels (B, K, C), scores (B, K) = Σ(P·R) / (argmax count) (the official
+        score), classes (B, K) = 0..K-1, depth kernels (B, K, D) = mean over the region.
+    """
+    if mode not in ('official', 'masked_mean', 'global_avg'):
+        raise ValueError(f'unknown stuff pooling mode {mode!r}')
+    b, k, h, w = region_prob.shape
+    prob = region_prob.reshape(b, k, h * w)
+    cate = prob.argmax(1)  # (B, HW)
+    classes = torch.arange(k, device=prob.device)
+    votes = (cate[:, None, :] == classes[None, :, None]).to(prob.dtype)  # (B, K, HW)
+    region = votes * (prob >= prob_thr).to(prob.dtype) if mode == 'official' else votes
+    counts = votes.sum(2)
+    present = counts > 0
+    counts = counts.clamp(min=1)
+    scores = torch.where(present, (prob * region).sum(2) / counts, -torch.ones_like(counts))
+    sums = region @ kernel_map.reshape(b, kernel_map.shape[1], h * w).transpose(1, 2)
+    area = region.sum(2, keepdim=True).clamp(min=1)
+    if mode == 'official':
+        kernels = sums / counts[..., None]
+    elif mode == 'masked_mean':
+        kernels = sums / area
+    else:
+        kernels = sums / float(h * w)
+    depth_kernels = None
+    if depth_kernel_map is not None:
+        dk = depth_kernel_map.reshape(b, depth_kernel_map.shape[1], h * w).transpose(1, 2)
+        depth_kernels = (region @ dk) / area
+    return StuffKernels(kernels, scores, classes[None].expand(b, k), depth_kernels)
+
+
 def pool_stuff_kernels(region_prob: Tensor,
                        kernel_map: Tensor,
                        depth_kernel_map: Optional[Tensor] = None,
                        score_thr: float = 0.1,
                        prob_thr: float = 0.4,
                        mode: str = 'official') -> StuffKernels:
-    """Stuff kernels of one image and level at test time.
+    """Stuff kernels of one image and level at test time: :func:`pool_stuff_kernels_dense`,
+    then keep the classes whose score is > ``score_thr`` (``STUFF.THRES``).
 
     Args:
-        region_prob (Tensor): (K, H, W) sigmoid of the region logits, K classes.
-        kernel_map (Tensor): (C, H, W) kernel weight map G.
-        depth_kernel_map (Tensor, optional): (D, H, W) depth-kernel map.
-        score_thr (float): keep classes whose score is > this (``STUFF.THRES``).
-        prob_thr (float): pixel threshold of the 'official' region (0.4).
-        mode (str): 'official', 'masked_mean' or 'global_avg' (see module docstring).
+        region_prob (Tensor): (K, H, W). kernel_map (Tensor): (C, H, W).
+        depth_kernel_map (Tensor, optional): (D, H, W).
 
     Returns:
-        StuffKernels: score = Σ(P·R) / (argmax count) in every mode (the official score); depth
-        kernels are the mean over the region (official: argmax ∧ P ≥ 0.4, clamp(count, 1)).
+        StuffKernels: kernels (S, C), scores (S,), classes (S,), depth kernels (S, D) or None.
     """
-    k, h, w = region_prob.shape
-    cate = region_prob.argmax(0)
-    classes, counts = torch.unique(cate, return_counts=True)
-    onehot = F.one_hot(cate, k).permute(2, 0, 1).to(region_prob.dtype)[classes]  # (S, H, W)
-    region = onehot * (region_prob[classes] >= prob_thr) if mode == 'official' else onehot
-    counts_f = counts.to(region_prob.dtype)
-    scores = (region_prob[classes] * region).flatten(1).sum(1) / counts_f
-    keep = scores > score_thr
-    classes, scores, region, counts_f = classes[keep], scores[keep], region[keep], counts_f[keep]
-    flat = region.flatten(1)  # (S, HW)
-    sums = flat @ kernel_map.flatten(1).t()  # (S, C)
-    if mode == 'official':
-        kernels = sums / counts_f[:, None]
-    elif mode == 'masked_mean':
-        kernels = sums / flat.sum(1, keepdim=True).clamp(min=1)
-    elif mode == 'global_avg':
-        kernels = sums / float(h * w)
-    else:
-        raise ValueError(f'unknown stuff pooling mode {mode!r}')
-    depth_kernels = None
-    if depth_kernel_map is not None:
-        depth_kernels = (flat @ depth_kernel_map.flatten(1).t()) / flat.sum(
-            1, keepdim=True).clamp(min=1)
-    return StuffKernels(kernels, scores, classes, depth_kernels)
+    dense = pool_stuff_kernels_dense(
+        region_prob[None], kernel_map[None],
+        depth_kernel_map[None] if depth_kernel_map is not None else None, prob_thr, mode)
+    keep = dense.scores[0] > score_thr
+    return StuffKernels(dense.kernels[0][keep], dense.scores[0][keep], dense.classes[0][keep],
+                        dense.depth_kernels[0][keep] if dense.depth_kernels is not None
+                        else None)
 
 
 def cosine_similarity_matrix(kernels: Tensor) -> Tensor:
@@ -170,6 +197,12 @@ class AdaptiveKernelFusion(torch.nn.Module):
         if thing_weighting not in ('uniform', 'score'):
             raise ValueError(f'unknown thing_weighting {thing_weighting!r}')
         self.thing_weighting = thing_weighting
+
+    def pool_stuff_dense(self, region_prob: Tensor, kernel_map: Tensor,
+                         depth_kernel_map: Optional[Tensor] = None) -> StuffKernels:
+        """See :func:`pool_stuff_kernels_dense` (batched, every class, no score threshold)."""
+        return pool_stuff_kernels_dense(region_prob, kernel_map, depth_kernel_map,
+                                        self.stuff_prob_thr, self.stuff_pooling)
 
     def pool_stuff(self, region_prob: Tensor, kernel_map: Tensor,
                    depth_kernel_map: Optional[Tensor] = None) -> StuffKernels:

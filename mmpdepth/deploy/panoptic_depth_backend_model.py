@@ -1,0 +1,83 @@
+"""mmdeploy backend model: runs the exported graph, then thresholds, fusion and merge in Python."""
+from typing import List, Optional, Sequence, Union
+
+import torch
+from mmdeploy.codebase.base import BaseBackendModel
+from mmdeploy.codebase.mmdet.deploy import object_detection_model
+from mmdeploy.utils import Backend
+from mmengine import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import BaseDataElement
+from torch import nn
+
+from mmpdepth.models.detectors.panoptic_depth import merge_head_cfgs
+from mmpdepth.registry import MODELS
+from .candidate_io import unflatten_candidates
+
+# mmdeploy's registry of mmdet backend models (``codebase_config.model_type`` picks one)
+_BACKEND_MODELS = getattr(object_detection_model, '__BACKEND_MODEL')
+
+
+@_BACKEND_MODELS.register_module('panoptic_depth')
+class PanopticDepthBackendModel(BaseBackendModel):
+    """PanopticDepth on an inference backend (ONNX Runtime), same outputs as PyTorch.
+
+    The backend returns the fixed-size candidates (see ``panoptic_depth_rewriter``); the head's
+    :meth:`predict_by_candidates` and the fusion head's ``predict`` — the same code PyTorch runs
+    — make ``pred_panoptic_seg``, ``pred_depth_map``, ``pred_instances`` and ``pred_segments``.
+    Their modules are built from ``model_cfg`` only for their settings: no PyTorch weights are
+    used.
+
+    Args:
+        backend (Backend): e.g. ``Backend.ONNXRUNTIME``.
+        backend_files (Sequence[str]): e.g. ``['end2end.onnx']``.
+        device (str): 'cpu' or 'cuda:0'.
+        deploy_cfg, model_cfg (str | Config): deploy and model configs.
+        data_preprocessor (dict | nn.Module): the model's data preprocessor.
+    """
+
+    def __init__(self,
+                 backend: Backend,
+                 backend_files: Sequence[str],
+                 device: str,
+                 deploy_cfg: Union[str, Config],
+                 model_cfg: Union[str, Config],
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 **kwargs) -> None:
+        init_default_scope('mmdet')
+        if isinstance(model_cfg, str):
+            model_cfg = Config.fromfile(model_cfg)
+        super().__init__(deploy_cfg=deploy_cfg, data_preprocessor=data_preprocessor)
+        self.deploy_cfg = deploy_cfg
+        self.model_cfg = model_cfg
+        self.device = device
+        # output_names=None: fetch every graph output, keyed by its name
+        self.wrapper = BaseBackendModel._build_wrapper(
+            backend=backend, backend_files=backend_files, device=device,
+            input_names=[self.input_name], output_names=None, deploy_cfg=deploy_cfg)
+        det = model_cfg.model
+        head_cfg, fusion_cfg = merge_head_cfgs(det.panoptic_head, det.panoptic_fusion_head,
+                                               test_cfg=det.get('test_cfg'))
+        self.head = MODELS.build(head_cfg).eval()
+        self.fusion_head = MODELS.build(fusion_cfg).eval()
+
+    @torch.no_grad()
+    def forward(self, inputs: torch.Tensor, data_samples: List[BaseDataElement],
+                mode: str = 'predict', rescale: bool = True, **kwargs) -> list:
+        """Preprocessed (B, 3, H, W) images -> the data samples with predictions set."""
+        if mode != 'predict':
+            raise ValueError(f"a deployed model only supports mode='predict', got {mode!r}")
+        outputs = self.wrapper({self.input_name: inputs.contiguous()})
+        outputs = {k: v.to(self.device) for k, v in outputs.items()}
+        head_results = self.head.predict_by_candidates(unflatten_candidates(outputs))
+        metas = []
+        for ds in data_samples:
+            meta = dict(ds.metainfo)
+            if not rescale:
+                meta['ori_shape'] = meta['img_shape']
+            metas.append(meta)
+        for ds, res in zip(data_samples, self.fusion_head.predict(head_results, metas)):
+            for key, value in res.items():
+                setattr(ds, key, value)
+        return data_samples
+

@@ -1,0 +1,124 @@
+"""Export a PanopticDepth model to ONNX with mmdeploy and check ONNX Runtime against PyTorch.
+
+    python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CKPT IMG [IMG ...] --work-dir DIR
+        [--device cpu] [--overwrite]
+
+A thin wrapper over ``mmdeploy.apis``: it prepares the model config (test pipeline without
+annotation loading), fills the graph's output names from the model, forces the legacy
+TorchScript ONNX exporter (mmdeploy's rewriters need it on torch >= 2.9), exports with the first
+IMG, then runs PyTorch and the ONNX Runtime model on every IMG and prints their differences:
+raw graph outputs (relative), panoptic pixels and depth (metres). Writes ``DIR/end2end.onnx``,
+``DIR/parity.json`` and, per image, ``DIR/vis/NAME_{pytorch,onnxruntime}.png``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import mmcv
+from mmengine import Config
+from mmengine.registry import init_default_scope
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='ONNX export through mmdeploy, with a parity check')
+    p.add_argument('deploy_cfg', help='deploy config, e.g. configs/deploy/'
+                   'panoptic-depth_onnxruntime_static.py')
+    p.add_argument('model_cfg', help='model config')
+    p.add_argument('checkpoint', help='model checkpoint (loaded with weights_only=True)')
+    p.add_argument('img', nargs='+', help='image(s); the first one is used for the export')
+    p.add_argument('--work-dir', required=True, help='where end2end.onnx and results go')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an existing DIR/end2end.onnx')
+    return p.parse_args(argv)
+
+
+def _check_inputs(args) -> None:
+    for path, what in [(args.deploy_cfg, 'deploy config'), (args.model_cfg, 'model config'),
+                       (args.checkpoint, 'checkpoint')] + [(i, 'image') for i in args.img]:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: {what} not found')
+    onnx_path = osp.join(args.work_dir, 'end2end.onnx')
+    if osp.exists(onnx_path) and not args.overwrite:
+        raise FileExistsError(f'{onnx_path} exists; pass --overwrite to replace it')
+
+
+def _draw(sample, img_path: str, meta: dict, label_divisor: int, out_path: str) -> None:
+    from mmpdepth.visualization.dps_drawing import colourize_depth, overlay_panoptic, panel
+    rgb = mmcv.imread(img_path, channel_order='rgb')
+    pan = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
+    palette = meta.get('palette') or [(i * 37 % 255, i * 91 % 255, i * 53 % 255)
+                                      for i in range(256)]
+    parts = [rgb, overlay_panoptic(rgb, pan, palette, label_divisor, meta.get('thing_ids', ()),
+                                   0.6, None)]
+    if 'pred_depth_map' in sample:
+        parts.append(colourize_depth(sample.pred_depth_map.data[0].cpu().numpy(), 80.0))
+    mmcv.imwrite(panel(parts)[..., ::-1], out_path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    _check_inputs(args)
+    init_default_scope('mmdet')
+    import mmpdepth.deploy as mdeploy
+    from mmdeploy.apis import build_task_processor, torch2onnx
+    from mmdeploy.utils import get_input_shape, load_config
+
+    deploy_cfg, model_cfg = load_config(args.deploy_cfg, args.model_cfg)
+    model_cfg = mdeploy.deploy_model_cfg(model_cfg)
+    os.makedirs(args.work_dir, exist_ok=True)
+    task = build_task_processor(model_cfg, deploy_cfg, args.device)
+    torch_model = task.build_pytorch_model(args.checkpoint).eval()
+    names = mdeploy.candidate_output_names(torch_model)
+    if list(deploy_cfg.onnx_config.get('output_names', [])) != names:
+        print(f'output names set from the model ({len(names)} outputs)')
+    deploy_cfg.onnx_config.output_names = names
+    deploy_cfg.onnx_config.save_file = 'end2end.onnx'
+    with mdeploy.legacy_onnx_exporter():
+        torch2onnx(args.img[0], args.work_dir, 'end2end.onnx', deploy_cfg, model_cfg,
+                   args.checkpoint, args.device)
+    onnx_path = osp.join(args.work_dir, 'end2end.onnx')
+    print(f'exported {onnx_path} ({osp.getsize(onnx_path) / 2**20:.1f} MiB)')
+
+    backend_model = task.build_backend_model([onnx_path])
+    input_shape = get_input_shape(deploy_cfg)
+    label_divisor = model_cfg.model.get('test_cfg', {}).get('fusion', {}).get(
+        'label_divisor', 1000)
+    meta = {}
+    try:
+        from mmpdepth.registry import DATASETS
+        meta = dict(getattr(DATASETS.get(model_cfg.test_dataloader.dataset.type), 'METAINFO',
+                            {}))
+    except Exception:  # noqa: BLE001 - drawing falls back to a generated palette
+        pass
+    report = []
+    os.makedirs(osp.join(args.work_dir, 'vis'), exist_ok=True)
+    for img in args.img:
+        data, inputs = task.create_input(img, input_shape, torch_model.data_preprocessor)
+        ref_raw = mdeploy.pytorch_candidates(torch_model, inputs)
+        ort_raw = backend_model.wrapper({backend_model.input_name: inputs})
+        raw = mdeploy.raw_tensor_errors(ref_raw, ort_raw)
+        import torch
+        with torch.no_grad():
+            ref = torch_model(inputs, data['data_samples'], mode='predict')[0]
+            data2, inputs2 = task.create_input(img, input_shape, backend_model.data_preprocessor)
+            ort = backend_model(inputs2, data2['data_samples'], mode='predict')[0]
+        agree = mdeploy.prediction_agreement(ref, ort)
+        name = osp.splitext(osp.basename(img))[0]
+        _draw(ref, img, meta, label_divisor, osp.join(args.work_dir, 'vis',
+                                                      f'{name}_pytorch.png'))
+        _draw(ort, img, meta, label_divisor, osp.join(args.work_dir, 'vis',
+                                                      f'{name}_onnxruntime.png'))
+        worst = max(raw, key=raw.get)
+        print(f'{name}: max relative raw-output error {raw[worst]:.2e} ({worst}), '
+              + ', '.join(f'{k} {v:.3g}' for k, v in agree.items()))
+        report.append(dict(image=img, raw_relative_error=raw, **agree))
+    with open(osp.join(args.work_dir, 'parity.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
