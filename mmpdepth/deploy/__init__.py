@@ -9,12 +9,14 @@
 import mmpdepth  # noqa: F401  (registers the models)
 from . import panoptic_depth_rewriter  # noqa: F401
 from .candidate_io import flatten_candidates, unflatten_candidates
-from .export_setup import candidate_output_names, deploy_model_cfg, legacy_onnx_exporter
+from .export_setup import (candidate_output_names, deploy_model_cfg, export_onnx,
+                           legacy_onnx_exporter)
 from .panoptic_depth_backend_model import PanopticDepthBackendModel
 from .parity import prediction_agreement, pytorch_candidates, raw_tensor_errors
 
 __all__ = [
     'flatten_candidates', 'unflatten_candidates', 'candidate_output_names', 'deploy_model_cfg',
+    'export_onnx',
     'legacy_onnx_exporter', 'PanopticDepthBackendModel', 'prediction_agreement',
     'pytorch_candidates', 'raw_tensor_errors'
 ]

@@ -2,7 +2,9 @@
 import contextlib
 import functools
 import inspect
-from typing import Iterator, List
+import os
+import os.path as osp
+from typing import Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmengine import Config
@@ -47,3 +49,30 @@ def candidate_output_names(model: torch.nn.Module) -> List[str]:
         x = torch.zeros(1, 3, 64, 64, device=next(model.parameters()).device)
         outs = model.panoptic_head(model.extract_feat(x))
         return list(flatten_candidates(model.panoptic_head.candidates_by_feat(outs)))
+
+
+def export_onnx(deploy_cfg: Union[str, Config], model_cfg: Union[str, Config],
+                checkpoint: Optional[str], img: str, work_dir: str,
+                device: str = 'cpu') -> Tuple[object, torch.nn.Module, str]:
+    """Export with ``mmdeploy.apis.torch2onnx`` the way mmpdepth needs it.
+
+    Prepares the model config (:func:`deploy_model_cfg`), sets the graph output names from
+    the model (:func:`candidate_output_names`) and exports under
+    :func:`legacy_onnx_exporter`, with ``img`` as the example input.
+
+    Returns:
+        tuple: (mmdeploy task processor, the PyTorch model, path of ``end2end.onnx``).
+    """
+    from mmdeploy.apis import build_task_processor, torch2onnx
+    from mmdeploy.utils import load_config
+
+    deploy_cfg, model_cfg = load_config(deploy_cfg, model_cfg)
+    model_cfg = deploy_model_cfg(model_cfg)
+    os.makedirs(work_dir, exist_ok=True)
+    task = build_task_processor(model_cfg, deploy_cfg, device)
+    torch_model = task.build_pytorch_model(checkpoint).eval()
+    deploy_cfg.onnx_config.output_names = candidate_output_names(torch_model)
+    deploy_cfg.onnx_config.save_file = 'end2end.onnx'
+    with legacy_onnx_exporter():
+        torch2onnx(img, work_dir, 'end2end.onnx', deploy_cfg, model_cfg, checkpoint, device)
+    return task, torch_model, osp.join(work_dir, 'end2end.onnx')

@@ -63,23 +63,12 @@ def main(argv=None) -> int:
     _check_inputs(args)
     init_default_scope('mmdet')
     import mmpdepth.deploy as mdeploy
-    from mmdeploy.apis import build_task_processor, torch2onnx
     from mmdeploy.utils import get_input_shape, load_config
 
     deploy_cfg, model_cfg = load_config(args.deploy_cfg, args.model_cfg)
-    model_cfg = mdeploy.deploy_model_cfg(model_cfg)
-    os.makedirs(args.work_dir, exist_ok=True)
-    task = build_task_processor(model_cfg, deploy_cfg, args.device)
-    torch_model = task.build_pytorch_model(args.checkpoint).eval()
-    names = mdeploy.candidate_output_names(torch_model)
-    if list(deploy_cfg.onnx_config.get('output_names', [])) != names:
-        print(f'output names set from the model ({len(names)} outputs)')
-    deploy_cfg.onnx_config.output_names = names
-    deploy_cfg.onnx_config.save_file = 'end2end.onnx'
-    with mdeploy.legacy_onnx_exporter():
-        torch2onnx(args.img[0], args.work_dir, 'end2end.onnx', deploy_cfg, model_cfg,
-                   args.checkpoint, args.device)
-    onnx_path = osp.join(args.work_dir, 'end2end.onnx')
+    task, torch_model, onnx_path = mdeploy.export_onnx(deploy_cfg, model_cfg, args.checkpoint,
+                                                       args.img[0], args.work_dir, args.device)
+    model_cfg = task.model_cfg
     print(f'exported {onnx_path} ({osp.getsize(onnx_path) / 2**20:.1f} MiB)')
 
     backend_model = task.build_backend_model([onnx_path])
@@ -95,12 +84,12 @@ def main(argv=None) -> int:
         pass
     report = []
     os.makedirs(osp.join(args.work_dir, 'vis'), exist_ok=True)
+    import torch
     for img in args.img:
         data, inputs = task.create_input(img, input_shape, torch_model.data_preprocessor)
         ref_raw = mdeploy.pytorch_candidates(torch_model, inputs)
         ort_raw = backend_model.wrapper({backend_model.input_name: inputs})
         raw = mdeploy.raw_tensor_errors(ref_raw, ort_raw)
-        import torch
         with torch.no_grad():
             ref = torch_model(inputs, data['data_samples'], mode='predict')[0]
             data2, inputs2 = task.create_input(img, input_shape, backend_model.data_preprocessor)
@@ -114,7 +103,9 @@ def main(argv=None) -> int:
         worst = max(raw, key=raw.get)
         print(f'{name}: max relative raw-output error {raw[worst]:.2e} ({worst}), '
               + ', '.join(f'{k} {v:.3g}' for k, v in agree.items()))
-        report.append(dict(image=img, raw_relative_error=raw, **agree))
+        segs = ref.pred_segments
+        report.append(dict(image=img, raw_relative_error=raw, **agree, segments=len(segs),
+                           things=int(segs.is_thing.sum())))
     with open(osp.join(args.work_dir, 'parity.json'), 'w') as f:
         json.dump(report, f, indent=1)
     return 0

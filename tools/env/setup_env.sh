@@ -56,8 +56,8 @@ else
   $PIP install -q $CONSTRAINTS addict yapf opencv-python packaging pyyaml
 fi
 
-log "4/5 OpenMMLab + runtime + tests (requirements/{mminstall,runtime,tests}.txt)"
-$PIP install -q $CONSTRAINTS -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
+log "4/5 OpenMMLab + runtime + tests + deploy (requirements/{mminstall,runtime,tests,deploy}.txt)"
+$PIP install -q $CONSTRAINTS -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
 
 log "5/5 mmpdepth (editable)"
 $PIP install -q --no-deps --no-build-isolation -e .

@@ -606,6 +606,7 @@ def _boxes_from_masks(masks: Tensor) -> Tensor:
 def _gather_pixels(maps: Tensor, index: Tensor) -> Tensor:
     """(B, C, H, W) maps at flat pixel indices (B, K) -> (B, K, C)."""
     b, c, h, w = maps.shape
-    index = index.clamp(max=h * w - 1)  # padded peaks of maps smaller than K (score 0)
-    flat = maps.reshape(b, c, h * w)
+    # peaks of a map with fewer than K pixels may point past H*W (score 0, see
+    # center_peaks_topk): K zero columns keep them in range without a shape-dependent clamp
+    flat = F.pad(maps.reshape(b, c, h * w), (0, index.shape[1]))
     return torch.gather(flat, 2, index[:, None, :].expand(-1, c, -1)).transpose(1, 2)

@@ -1,0 +1,129 @@
+"""ONNX export through mmdeploy and ONNX Runtime parity (tools/deployment/deploy.py)."""
+import json
+import os.path as osp
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
+DYNAMIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_dynamic.py')
+sys.path.insert(0, osp.join(ROOT, 'tools', 'deployment'))
+
+pytest.importorskip('mmdeploy')
+pytest.importorskip('onnxruntime')
+
+
+def _tiny_checkpoint(path: str) -> None:
+    """Seeded random weights; centre and region biases raised so that things and stuff are
+    predicted and every merge path runs."""
+    from mmpdepth.registry import MODELS
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(TINY).model)
+    model.init_weights()
+    head = model.panoptic_head
+    with torch.no_grad():
+        for layer in (head.region_out, head.kernel_out, head.thing_kernel_proj,
+                      head.stuff_kernel_proj, head.depth_kernel_out):
+            layer.weight.normal_(0, 0.05)
+        for layer in list(head.mask_encoder.layers) + list(head.kernel_tower.layers):
+            layer.conv.weight.normal_(0, 0.2)  # position-dependent embeddings and kernels
+        head.center_out.bias.fill_(0.0)
+    torch.save(dict(state_dict=model.state_dict()), path)
+
+
+@pytest.fixture(scope='module')
+def assets(tmp_path_factory):
+    from mmpdepth.datasets.synthetic import SyntheticSceneRenderer
+    tmp = tmp_path_factory.mktemp('deploy')
+    renderer = SyntheticSceneRenderer(128, 256, np.random.default_rng(3))
+    imgs = []
+    for t in range(2):
+        rgb = renderer.render(t)[0]
+        imgs.append(str(tmp / f'frame{t}.png'))
+        mmcv.imwrite(rgb[..., ::-1], imgs[-1])
+    ckpt = str(tmp / 'tiny.pth')
+    _tiny_checkpoint(ckpt)
+    return tmp, imgs, ckpt
+
+
+def test_static_export_matches_pytorch_on_two_images(assets):
+    import deploy
+    tmp, imgs, ckpt = assets
+    work = str(tmp / 'static')
+    assert deploy.main([STATIC, TINY, ckpt, *imgs, '--work-dir', work]) == 0
+    report = json.load(open(osp.join(work, 'parity.json')))
+    assert len(report) == 2
+    for r in report:
+        assert r['segments'] >= 2 and r['things'] >= 1  # the merge had real work to do
+        assert max(r['raw_relative_error'].values()) <= 1e-4, r['raw_relative_error']
+        assert r['panoptic_pixels_different'] == 0.0
+        assert r['depth_max_abs_diff_m'] <= 1e-3
+        name = osp.splitext(osp.basename(r['image']))[0]
+        for backend in ('pytorch', 'onnxruntime'):
+            assert osp.isfile(osp.join(work, 'vis', f'{name}_{backend}.png'))
+    # nothing is overwritten without being asked
+    with pytest.raises(FileExistsError, match='end2end.onnx'):
+        deploy.main([STATIC, TINY, ckpt, imgs[0], '--work-dir', work])
+
+
+def test_dynamic_export_runs_other_sizes(assets):
+    import onnxruntime as ort
+
+    import mmpdepth.deploy as mdeploy
+    tmp, imgs, ckpt = assets
+    task, model, onnx_path = mdeploy.export_onnx(DYNAMIC, TINY, ckpt, imgs[0],
+                                                 str(tmp / 'dynamic'))
+    sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
+    names = [o.name for o in sess.get_outputs()]
+    g = torch.Generator().manual_seed(1)
+    for h, w in ((96, 160), (160, 320)):  # neither is the export size (128 x 256)
+        x = torch.randn(1, 3, h, w, generator=g)  # the scale of normalised images
+        ort_out = dict(zip(names, (torch.from_numpy(a) for a in sess.run(None,
+                                                                         {'input': x.numpy()}))))
+        errors = mdeploy.raw_tensor_errors(mdeploy.pytorch_candidates(model, x), ort_out)
+        assert max(errors.values()) <= 1e-4, errors
+
+
+def test_bad_inputs_name_the_file(tmp_path, assets):
+    import deploy
+    _, imgs, ckpt = assets
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        deploy.main([STATIC, TINY, ckpt, str(tmp_path / 'nope.png'), '--work-dir',
+                     str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        deploy.main([STATIC, TINY, str(tmp_path / 'missing.pth'), imgs[0], '--work-dir',
+                     str(tmp_path)])
+
+
+def test_candidate_names_round_trip_and_errors():
+    from mmpdepth.deploy import flatten_candidates, unflatten_candidates
+    t = torch.zeros(1)
+    level = dict(thing_scores=t, thing_index=t, thing_classes=t, thing_kernels=t,
+                 thing_depth_kernels=None, stuff_scores=t, stuff_kernels=t,
+                 stuff_depth_kernels=None)
+    cands = dict(mask_embed=t, depth_embed=None, levels=[level, dict(level)])
+    flat = flatten_candidates(cands)
+    assert list(flat)[:3] == ['mask_embed', 'l0_thing_scores', 'l0_thing_index']
+    assert 'depth_embed' not in flat and 'l1_stuff_kernels' in flat
+    back = unflatten_candidates(dict(reversed(list(flat.items()))))
+    assert len(back['levels']) == 2 and back['depth_embed'] is None
+    assert back['levels'][1]['thing_depth_kernels'] is None
+    with pytest.raises(KeyError, match='mask_embed'):
+        unflatten_candidates({'output': t})
+
+
+def test_legacy_exporter_switch_is_scoped():
+    from mmpdepth.deploy import legacy_onnx_exporter
+    original = torch.onnx.export
+    with legacy_onnx_exporter():
+        assert torch.onnx.export is not original
+        assert torch.onnx.export.keywords == dict(dynamo=False)
+    assert torch.onnx.export is original
