@@ -1,0 +1,178 @@
+"""ONNX Runtime vs PyTorch CPU latency of a deployed PanopticDepth model, and the DCN choice.
+
+    python benchmarks/bench_deploy.py [CONFIG] [--sizes 512x1024 1024x2048] [--threads 2]
+        [--repeats 2] [--checkpoint CKPT] [--skip-dcn]
+
+Part 1 (DCN options): one modulated deformable 3x3 layer (256 channels) through ONNX Runtime
+as (a) our grid_sample + matmul formulation (standard ops, what the export uses), (b)
+mmdeploy's ``MMCVModulatedDeformConv2d`` from the custom-op library in the mmdeploy wheel,
+(c) the standard ONNX ``DeformConv`` (opset 19), against ``torchvision.ops.deform_conv2d``.
+
+Part 2: per input size, a static export (configs/deploy/panoptic-depth_onnxruntime_static.py,
+random image) of CONFIG (default: the official R-50 DPS architecture, seeded random weights
+unless --checkpoint), then the median of --repeats full predictions (preprocessed tensor in,
+panoptic + depth out, post-processing included) after a warm-up, for PyTorch and for the ONNX
+Runtime backend model, plus the graph part alone (network + candidates).
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+
+import mmcv
+import numpy as np
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_CFG = osp.join(ROOT,
+                       'configs/panopticdepth/panopticdepth_r50-d2_official_cityscapes-dps.py')
+STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
+    import io
+
+    import onnxruntime as ort
+    from mmdeploy.backend.onnxruntime.init_plugins import get_ops_path
+    from onnx import TensorProto, helper, numpy_helper
+    from torchvision.ops import deform_conv2d
+
+    from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
+
+    h, w = size
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, channels, h, w, generator=g)
+    off = torch.randn(1, 18, h, w, generator=g)
+    m = torch.rand(1, 9, h, w, generator=g)
+    wt = torch.randn(channels, channels, 3, 3, generator=g) * 0.05
+    b = torch.randn(channels, generator=g)
+    ref = deform_conv2d(x, off, wt, b, padding=1, mask=m).numpy()
+    feeds = dict(x=x.numpy(), off=off.numpy(), m=m.numpy())
+
+    def session(model_bytes, custom_ops=False):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        if custom_ops:
+            so.register_custom_ops_library(get_ops_path())
+        return ort.InferenceSession(model_bytes, so, providers=['CPUExecutionProvider'])
+
+    def single_node(op, inputs, domain_opsets, **attrs):
+        ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+               for n in ('x', 'off', 'm')]
+        out = [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)]
+        inits = [numpy_helper.from_array(wt.numpy(), 'w'), numpy_helper.from_array(b.numpy(), 'b')]
+        node = helper.make_node(op, inputs, ['y'], **attrs)
+        graph = helper.make_graph([node], 'dcn', ins, out, inits)
+        opsets = [helper.make_opsetid(d, v) for d, v in domain_opsets]
+        return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+    class GridSampleDCN(torch.nn.Module):
+
+        def forward(self, x, off, m):
+            return deform_conv3x3_grid_sample(x, off, m, wt, b)
+
+    buf = io.BytesIO()
+    torch.onnx.export(GridSampleDCN(), (x, off, m), buf, input_names=['x', 'off', 'm'],
+                      output_names=['y'], opset_version=17, dynamo=False)
+    options = [
+        ('grid_sample + MatMul (standard ops)', lambda: session(buf.getvalue())),
+        ('mmdeploy MMCVModulatedDeformConv2d', lambda: session(single_node(
+            'MMCVModulatedDeformConv2d', ['x', 'off', 'm', 'w', 'b'],
+            [('', 17), ('mmdeploy', 1)], domain='mmdeploy', stride=[1, 1], padding=[1, 1],
+            dilation=[1, 1], groups=1, deform_groups=1), custom_ops=True)),
+        ('ONNX DeformConv (opset 19)', lambda: session(single_node(
+            'DeformConv', ['x', 'w', 'off', 'b', 'm'], [('', 19)], pads=[1, 1, 1, 1],
+            kernel_shape=[3, 3], strides=[1, 1], dilations=[1, 1], group=1,
+            offset_group=1))),
+    ]
+    print(f'\nDCNv2 3x3, {channels} channels, {h}x{w}, ONNX Runtime {ort.__version__}, '
+          f'{threads} threads')
+    print(f'  {"option":38s} {"runs":>5s} {"max |err|":>10s} {"latency (s)":>12s}')
+    for name, make in options:
+        try:
+            sess = make()
+            y = sess.run(None, feeds)[0]
+            lat = _median_time(lambda: sess.run(None, feeds), 3)
+            print(f'  {name:38s} {"yes":>5s} {np.abs(y - ref).max():10.1e} {lat:12.3f}')
+        except Exception as e:  # noqa: BLE001 - the point is to report which option works
+            print(f'  {name:38s} {"no":>5s}   {str(e).splitlines()[0][:70]}')
+    with torch.no_grad():
+        lat = _median_time(lambda: deform_conv3x3_grid_sample(x, off, m, wt, b), 3)
+    print(f'  {"(PyTorch eager, mmpdepth default)":38s} {"yes":>5s} {"":>10s} {lat:12.3f}')
+
+
+def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=None) -> None:
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmpdepth.deploy as mdeploy
+    from mmpdepth.registry import MODELS
+    init_default_scope('mmdet')
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if checkpoint is None:
+            torch.manual_seed(0)
+            model = MODELS.build(Config.fromfile(config).model)  # PyTorch default init
+            checkpoint = osp.join(tmp, 'random.pth')
+            torch.save(dict(state_dict=model.state_dict()), checkpoint)
+        for size in sizes:
+            h, w = (int(v) for v in size.split('x'))
+            img = osp.join(tmp, f'{size}.png')
+            rng = np.random.default_rng(0)
+            mmcv.imwrite(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), img)
+            t = time.perf_counter()
+            task, torch_model, onnx_path = mdeploy.export_onnx(STATIC, config, checkpoint, img,
+                                                               osp.join(tmp, size))
+            export_s = time.perf_counter() - t
+            backend = task.build_backend_model([onnx_path])
+            data, inputs = task.create_input(img, None, torch_model.data_preprocessor)
+            samples = data['data_samples']
+            with torch.no_grad():
+                pt_full = _median_time(lambda: torch_model(inputs, samples, mode='predict'),
+                                       repeats)
+                pt_graph = _median_time(lambda: mdeploy.pytorch_candidates(torch_model, inputs),
+                                        repeats)
+                ort_full = _median_time(lambda: backend(inputs, samples, mode='predict'),
+                                        repeats)
+                ort_graph = _median_time(
+                    lambda: backend.wrapper({backend.input_name: inputs}), repeats)
+            rows.append((size, export_s, pt_graph, pt_full, ort_graph, ort_full))
+            print(f'{size}: done', flush=True)
+    print(f'\n{osp.relpath(config, ROOT)}, {threads} threads, median of {repeats} (s)')
+    print(f'  {"input":>10s} {"export":>8s} {"PyTorch graph":>14s} {"PyTorch full":>13s} '
+          f'{"ORT graph":>10s} {"ORT full":>9s}')
+    for size, ex, pg, pf, og, of in rows:
+        print(f'  {size:>10s} {ex:8.1f} {pg:14.2f} {pf:13.2f} {og:10.2f} {of:9.2f}')
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('config', nargs='?', default=DEFAULT_CFG)
+    ap.add_argument('--sizes', nargs='+', default=['512x1024', '1024x2048'])
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--repeats', type=int, default=2)
+    ap.add_argument('--checkpoint', default=None)
+    ap.add_argument('--skip-dcn', action='store_true')
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import mmpdepth.deploy  # noqa: F401
+    if not args.skip_dcn:
+        dcn_options(args.threads)
+    model_latency(args.config, args.sizes, args.threads, args.repeats, args.checkpoint)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
