@@ -203,3 +203,19 @@ def test_grid_sample_dcn_chunked_no_grad_path_equals_torchvision():
         c = deform_conv3x3_grid_sample(x, off, m, w, b, rows_per_chunk=3)  # 3 + 3 + 2 rows
     assert c.shape == a.shape
     assert torch.allclose(a, c, atol=1e-12)
+
+
+def test_grid_sample_dcn_export_path_equals_torchvision():
+    """The path taken under tracing (ONNX export, FLOP counting) computes the same DCNv2."""
+    from torchvision.ops import deform_conv2d
+
+    from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 4, 6, 7, dtype=torch.double, generator=g)
+    w = torch.randn(3, 4, 3, 3, dtype=torch.double, generator=g)
+    b = torch.randn(3, dtype=torch.double, generator=g)
+    off = torch.randn(1, 18, 6, 7, dtype=torch.double, generator=g) * 3
+    m = torch.rand(1, 9, 6, 7, dtype=torch.double, generator=g)
+    traced = torch.jit.trace(lambda *a: deform_conv3x3_grid_sample(*a, w, b), (x, off, m))
+    assert torch.allclose(traced(x, off, m), deform_conv2d(x, off, w, b, padding=1, mask=m),
+                          atol=1e-12)

@@ -17,7 +17,6 @@ import os.path as osp
 import sys
 
 import mmcv
-from mmengine import Config
 from mmengine.registry import init_default_scope
 
 

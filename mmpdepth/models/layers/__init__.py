@@ -9,8 +9,8 @@ from .kernel_fusion import (AdaptiveKernelFusion, fuse_stuff_kernels, fuse_thing
 from .semantic_fpn_fusion import SemanticFPNFusion
 
 __all__ = [
-    'center_peaks', 'center_peaks_topk', 'draw_gaussian', 'panopticfcn_gaussian_radius', 'ConvTower',
-    'add_coord_channels', 'ModulatedDeformConv3x3', 'DEPTH_MODES', 'InstanceDepthGenerator',
-    'AdaptiveKernelFusion', 'fuse_stuff_kernels', 'fuse_thing_kernels', 'pool_stuff_kernels',
-    'pool_stuff_kernels_dense',     'SemanticFPNFusion'
+    'center_peaks', 'center_peaks_topk', 'draw_gaussian', 'panopticfcn_gaussian_radius',
+    'ConvTower', 'add_coord_channels', 'ModulatedDeformConv3x3', 'DEPTH_MODES',
+    'InstanceDepthGenerator', 'AdaptiveKernelFusion', 'fuse_stuff_kernels', 'fuse_thing_kernels',
+    'pool_stuff_kernels', 'pool_stuff_kernels_dense', 'SemanticFPNFusion'
 ]

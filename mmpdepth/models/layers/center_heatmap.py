@@ -62,8 +62,8 @@ def center_peaks_topk(center_logits: Tensor, pool_size: int, top_num: int
 
     ``P = σ(logits)``; ``P ← (P + avgpool_k(P)) / 2``; non-maxima of a 3x3 max-pool are zeroed;
     top-K per class, then top-K of the C·K values, of which the first min(H·W, top_num) keep
-    their score (K = top_num outputs; when H·W < K the others have score 0). Fixed shapes, so it is part of the exported ONNX
-    graph; :func:`center_peaks` adds the threshold.
+    their score (K = top_num outputs; when H·W < K the others have score 0). Fixed shapes, so
+    it is part of the exported ONNX graph; :func:`center_peaks` adds the threshold.
 
     Args:
         center_logits (Tensor): (B, C, H, W).

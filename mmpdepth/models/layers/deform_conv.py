@@ -66,8 +66,17 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
     grid = _tap_grid(offset, h, w)
     needs_grad = torch.is_grad_enabled() and any(
         t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
-    if needs_grad or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        # one graph without in-place writes: autograd, ONNX export and FLOP counting
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        # ONNX export / FLOP counting: NCHW (what ONNX GridSample takes), no transposes, and
+        # one (C_out, 9C) @ (9C, H*W) product, so a runtime holds few (B, 9C, H*W) buffers
+        s = F.grid_sample(x, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
+                          padding_mode='zeros', align_corners=False)
+        s = s.reshape(b, c, 9, h * w) * mask.reshape(b, 1, 9, h * w)
+        out = torch.matmul(weight.reshape(c_out, c * 9), s.reshape(b, c * 9, h * w))
+        out = out.reshape(b, c_out, h, w)
+        return out if bias is None else out + bias.view(1, -1, 1, 1)
+    if needs_grad:
+        # one graph without in-place writes for autograd
         s = _sample_taps(x_cl, grid, mask)
         out = s[:, 0] @ w_taps[0]
         for k in range(1, 9):

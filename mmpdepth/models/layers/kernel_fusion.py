@@ -14,7 +14,6 @@ Three pieces, each selectable from the config so that Table 1's "baseline vs +AK
 from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from mmpdepth.registry import MODELS
