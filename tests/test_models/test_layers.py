@@ -168,17 +168,25 @@ def test_akf_module_switches_pooling():
     assert out.kernels.item() == pytest.approx(3.0)
 
 
+def _dcn_case(seed, b, c_in, c_out, h, w):
+    """Random float64 DCNv2 inputs (x, offset, mask, weight, bias); offsets up to ~±9 px."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, c_in, h, w, dtype=torch.double, generator=g)
+    wt = torch.randn(c_out, c_in, 3, 3, dtype=torch.double, generator=g)
+    bias = torch.randn(c_out, dtype=torch.double, generator=g)
+    off = torch.randn(b, 18, h, w, dtype=torch.double, generator=g) * 3
+    m = torch.rand(b, 9, h, w, dtype=torch.double, generator=g)
+    return x, off, m, wt, bias
+
+
 def test_grid_sample_dcn_equals_torchvision_deform_conv():
     from torchvision.ops import deform_conv2d
 
     from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 4, 7, 9, dtype=torch.double, generator=g, requires_grad=True)
-    w = torch.randn(3, 4, 3, 3, dtype=torch.double, generator=g, requires_grad=True)
-    b = torch.randn(3, dtype=torch.double, generator=g)
-    off = (torch.randn(2, 18, 7, 9, dtype=torch.double, generator=g) * 3).requires_grad_()
-    off.data[:, 0, 0, 0] = -1.0  # exactly on the -1 border
-    m = torch.rand(2, 9, 7, 9, dtype=torch.double, generator=g, requires_grad=True)
+    x, off, m, w, b = _dcn_case(0, 2, 4, 3, 7, 9)
+    off[:, 0, 0, 0] = -1.0  # exactly on the -1 border
+    for t in (x, off, m, w):
+        t.requires_grad_()
     a = deform_conv2d(x, off, w, b, padding=1, mask=m)
     c = deform_conv3x3_grid_sample(x, off, m, w, b)
     assert torch.allclose(a, c, atol=1e-12)
@@ -192,12 +200,7 @@ def test_grid_sample_dcn_chunked_no_grad_path_equals_torchvision():
     from torchvision.ops import deform_conv2d
 
     from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(2, 5, 8, 6, dtype=torch.double, generator=g)
-    w = torch.randn(4, 5, 3, 3, dtype=torch.double, generator=g)
-    b = torch.randn(4, dtype=torch.double, generator=g)
-    off = torch.randn(2, 18, 8, 6, dtype=torch.double, generator=g) * 3
-    m = torch.rand(2, 9, 8, 6, dtype=torch.double, generator=g)
+    x, off, m, w, b = _dcn_case(1, 2, 5, 4, 8, 6)
     a = deform_conv2d(x, off, w, b, padding=1, mask=m)
     with torch.no_grad():
         c = deform_conv3x3_grid_sample(x, off, m, w, b, rows_per_chunk=3)  # 3 + 3 + 2 rows
@@ -210,12 +213,7 @@ def test_grid_sample_dcn_export_path_equals_torchvision():
     from torchvision.ops import deform_conv2d
 
     from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(1, 4, 6, 7, dtype=torch.double, generator=g)
-    w = torch.randn(3, 4, 3, 3, dtype=torch.double, generator=g)
-    b = torch.randn(3, dtype=torch.double, generator=g)
-    off = torch.randn(1, 18, 6, 7, dtype=torch.double, generator=g) * 3
-    m = torch.rand(1, 9, 6, 7, dtype=torch.double, generator=g)
+    x, off, m, w, b = _dcn_case(2, 1, 4, 3, 6, 7)
     traced = torch.jit.trace(lambda *a: deform_conv3x3_grid_sample(*a, w, b), (x, off, m))
     assert torch.allclose(traced(x, off, m), deform_conv2d(x, off, w, b, padding=1, mask=m),
                           atol=1e-12)

@@ -1,5 +1,5 @@
 """PanopticDepth detector: backbone -> FPN (P2-P7) -> kernel producer head -> fusion head."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from mmdet.models.detectors.base import BaseDetector
 from mmdet.structures import SampleList
@@ -60,17 +60,8 @@ class PanopticDepth(BaseDetector):
         """
         head_results = self.panoptic_head.predict(self.extract_feat(batch_inputs),
                                                   batch_data_samples)
-        metas = []
-        for ds in batch_data_samples:
-            meta = dict(ds.metainfo)
-            if not rescale:
-                meta['ori_shape'] = meta['img_shape']
-            metas.append(meta)
-        fused = self.panoptic_fusion_head.predict(head_results, metas)
-        for ds, res in zip(batch_data_samples, fused):
-            for key, value in res.items():
-                setattr(ds, key, value)
-        return batch_data_samples
+        return fuse_and_add_predictions(self.panoptic_fusion_head, head_results,
+                                        batch_data_samples, rescale)
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None) -> dict:
         """``mode='tensor'``: raw head outputs (embeddings and per-level maps)."""
@@ -95,3 +86,19 @@ def merge_head_cfgs(panoptic_head: dict, panoptic_fusion_head: dict,
         panoptic_fusion_head['test_cfg'] = dict(
             panoptic_fusion_head.get('test_cfg') or {}, **fusion_test)
     return panoptic_head, panoptic_fusion_head
+
+
+def fuse_and_add_predictions(fusion_head, head_results: List[dict],
+                             data_samples: SampleList, rescale: bool = True) -> SampleList:
+    """Run the fusion head on per-image head results and set its outputs on the samples
+    (``rescale=False``: keep the input size instead of ``ori_shape``)."""
+    metas = []
+    for ds in data_samples:
+        meta = dict(ds.metainfo)
+        if not rescale:
+            meta['ori_shape'] = meta['img_shape']
+        metas.append(meta)
+    for ds, res in zip(data_samples, fusion_head.predict(head_results, metas)):
+        for key, value in res.items():
+            setattr(ds, key, value)
+    return data_samples
