@@ -1,4 +1,6 @@
 """Modulated deformable 3x3 convolution (DCNv2) whose offsets come from a plain conv."""
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import torch
@@ -6,6 +8,25 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 from torchvision.ops import deform_conv2d
+
+
+_MAX_SAMPLING_WORKERS = max(2, min(8, os.cpu_count() or 1))
+_pool: dict = {}  # pid -> ThreadPoolExecutor (a forked child gets its own)
+
+
+def _sampling_pool() -> ThreadPoolExecutor:
+    pool = _pool.get(os.getpid())
+    if pool is None:
+        pool = _pool[os.getpid()] = ThreadPoolExecutor(_MAX_SAMPLING_WORKERS,
+                                                       thread_name_prefix='dcn-sampling')
+    return pool
+
+
+def _sampling_workers(x: Tensor) -> int:
+    """Chunks sampled concurrently: torch's thread count on CPU (1 on other devices)."""
+    if x.device.type != 'cpu':
+        return 1
+    return max(1, min(torch.get_num_threads(), _MAX_SAMPLING_WORKERS))
 
 
 def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
@@ -84,11 +105,21 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
         out = out.view(b, h, w, c_out)
     else:
         out = x.new_empty(b, h, w, c_out)
-        for bi in range(b):
-            for r0 in range(0, h, rows_per_chunk):
-                r1 = min(r0 + rows_per_chunk, h)
-                s = _sample_taps(x_cl[bi:bi + 1], grid[bi:bi + 1, :, r0:r1],
-                                 mask[bi:bi + 1, :, r0:r1], inplace=True)[0]
+        chunks = [(bi, r0, min(r0 + rows_per_chunk, h)) for bi in range(b)
+                  for r0 in range(0, h, rows_per_chunk)]
+
+        def sample(chunk):
+            bi, r0, r1 = chunk
+            return _sample_taps(x_cl[bi:bi + 1], grid[bi:bi + 1, :, r0:r1],
+                                mask[bi:bi + 1, :, r0:r1], inplace=True)[0]
+
+        # CPU grid_sample hardly uses intra-op threads: sample several chunks at once (the op
+        # releases the GIL), then run the (multi-threaded) matrix products chunk by chunk
+        workers = _sampling_workers(x)
+        for g0 in range(0, len(chunks), workers):
+            group = chunks[g0:g0 + workers]
+            samples = _sampling_pool().map(sample, group) if workers > 1 else map(sample, group)
+            for (bi, r0, r1), s in zip(group, samples):
                 o = out[bi, r0:r1].view((r1 - r0) * w, c_out)
                 torch.mm(s[0], w_taps[0], out=o)
                 for k in range(1, 9):
