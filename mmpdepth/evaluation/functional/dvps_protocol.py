@@ -83,8 +83,8 @@ def window_stats(gt_ids: Sequence[np.ndarray],
     """
     if len(gt_ids) != len(pred_ids) or len(gt_ids) == 0:
         raise ValueError('a window needs the same non-zero number of GT and predicted frames')
-    gt_cat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gt_ids], axis=1).ravel()
-    pred_cat = np.concatenate([np.asarray(p, dtype=np.int64) for p in pred_ids], axis=1).ravel()
+    gt_cat = _side_by_side(gt_ids, ids=True)
+    pred_cat = _side_by_side(pred_ids, ids=True)
     if gt_cat.shape != pred_cat.shape:
         raise ValueError('GT and prediction windows differ in size')
     gt_u, gt_inv, gt_area = dense_ids(gt_cat)  # shared by all thresholds
@@ -106,31 +106,62 @@ def window_stats(gt_ids: Sequence[np.ndarray],
     if any(lam is not None for lam in thresholds):
         if pred_depths is None or gt_depths is None:
             raise ValueError('depth maps are needed for a depth threshold')
-        gd = np.concatenate([np.asarray(d, dtype=np.float64) for d in gt_depths], axis=1).ravel()
-        pd = np.concatenate([np.asarray(d, dtype=np.float64) for d in pred_depths],
-                            axis=1).ravel()
+        gd = _side_by_side(gt_depths)
+        pd = _side_by_side(pred_depths)
         if gd.shape != gt_cat.shape or pd.shape != gt_cat.shape:
             raise ValueError('depth maps and panoptic maps differ in size')
         valid = np.flatnonzero(gd > 0)
         # float64: unsigned inputs cannot wrap around (the reference's uint16 trap)
-        rel = np.abs(pd[valid] - gd[valid]) / gd[valid]
+        g = gd[valid].astype(np.float64)
+        rel = np.abs(pd[valid].astype(np.float64) - g) / g
+    size = len(gt_u) * n_pred
+    lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
+    moved_joint = moved_area = None
+    if lams:
+        # level = how many thresholds a pixel's depth error exceeds; one histogram of the
+        # moved pixels by (level, GT, prediction) serves every λ: the pixels moved at the
+        # j-th smallest λ (j = 0, 1, ...) are those of level > j
+        level = np.zeros(len(rel), np.int64)
+        for lam in lams:
+            level += rel > lam
+        wrong_px = np.flatnonzero(level)
+        lvl = level[wrong_px] - 1
+        px = valid[wrong_px]
+        g, p = gt_inv[px], pred_inv[px]
+        by_level = np.bincount(lvl * size + g * n_pred + p,
+                               minlength=len(lams) * size).reshape(len(lams), size)
+        moved_joint = np.cumsum(by_level[::-1], axis=0)[::-1]  # [j] = pixels of level > j
+        area_by_level = np.bincount(lvl * n_pred + p,
+                                    minlength=len(lams) * n_pred).reshape(len(lams), n_pred)
+        moved_area = np.cumsum(area_by_level[::-1], axis=0)[::-1]
     out = {}
     for lam in thresholds:
         if lam is None:
             joint, area = joint0, pred_area0
         else:
             # DPQ^λ: move the wrong-depth pixels from their segment to the wrong-depth id
-            moved = valid[rel > lam]
-            g, p = gt_inv[moved], pred_inv[moved]
-            size = len(gt_u) * n_pred
-            joint = joint0 - np.bincount(g * n_pred + p, minlength=size) + np.bincount(
-                g * n_pred + wrong_idx, minlength=size)
-            area = pred_area0 - np.bincount(p, minlength=n_pred)
-            area[wrong_idx] += len(moved)
+            i = len(lams) - 1 - lams.index(lam)  # lams is sorted descending
+            mj = moved_joint[i]
+            per_gt = mj.reshape(len(gt_u), n_pred).sum(1)
+            joint = joint0 - mj
+            joint.reshape(len(gt_u), n_pred)[:, wrong_idx] += per_gt
+            area = pred_area0 - moved_area[i]
+            area[wrong_idx] += int(moved_area[i].sum())
         out[lam] = stats_from_histogram(gt_u, gt_area, pred_u_all, area, joint,
                                         protocol.label_divisor, protocol.void_category,
                                         protocol.num_categories)
     return out
+
+
+def _side_by_side(maps: Sequence[np.ndarray], ids: bool = False) -> np.ndarray:
+    """Frames of a window concatenated along the width, flattened (one frame: no copy).
+    ``ids=True``: non-integer arrays are cast to int64 (integer ones keep their dtype)."""
+    arrs = [np.asarray(m) for m in maps]
+    if ids:
+        arrs = [a if np.issubdtype(a.dtype, np.integer) else a.astype(np.int64) for a in arrs]
+    if len(arrs) == 1:
+        return np.ascontiguousarray(arrs[0]).ravel()
+    return np.concatenate(arrs, axis=1).ravel()
 
 
 def make_windows(num_frames_per_group: Sequence[int], k: int,
