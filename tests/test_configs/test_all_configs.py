@@ -18,7 +18,8 @@ from mmpdepth.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+                 if '_base_' not in p and osp.sep + 'deploy' + osp.sep not in p)
+DEPLOY_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deploy', '*.py')))
 
 
 def no_download(model_cfg):
@@ -83,3 +84,17 @@ def test_loss_forward_of_each_backbone(name):
     total = sum(losses.values())
     assert torch.isfinite(total)
     total.backward()
+
+
+@pytest.mark.parametrize('path', DEPLOY_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_deploy_configs_are_complete_mmdeploy_configs(path):
+    """configs/deploy/ are mmdeploy deploy configs (not model configs): ONNX Runtime backend,
+    our backend model and module, opset >= 16 (GridSample)."""
+    pytest.importorskip('mmdeploy')
+    from mmdeploy.utils import get_backend, get_codebase_config, get_onnx_config, load_config
+    cfg = load_config(path)[0]
+    assert get_backend(cfg).value == 'onnxruntime'
+    codebase = get_codebase_config(cfg)
+    assert codebase['model_type'] == 'panoptic_depth'
+    assert codebase['module'] == ['mmpdepth.deploy']
+    assert get_onnx_config(cfg)['opset_version'] >= 16
