@@ -82,11 +82,7 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
     """
     b, c, h, w = x.shape
     c_out = weight.shape[0]
-    x_cl = x.contiguous(memory_format=torch.channels_last)
-    w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
     grid = _tap_grid(offset, h, w)
-    needs_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         # ONNX export / FLOP counting: NCHW (what ONNX GridSample takes), no transposes, and
         # one (C_out, 9C) @ (9C, H*W) product, so a runtime holds few (B, 9C, H*W) buffers
@@ -96,6 +92,10 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
         out = torch.matmul(weight.reshape(c_out, c * 9), s.reshape(b, c * 9, h * w))
         out = out.reshape(b, c_out, h, w)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
     if needs_grad:
         # one graph without in-place writes for autograd
         s = _sample_taps(x_cl, grid, mask)
