@@ -116,7 +116,7 @@ def window_stats(gt_ids: Sequence[np.ndarray],
         rel = np.abs(pd[valid].astype(np.float64) - g) / g
     size = len(gt_u) * n_pred
     lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
-    moved_joint = moved_area = None
+    moved_joint = None
     if lams:
         # level = how many thresholds a pixel's depth error exceeds; one histogram of the
         # moved pixels by (level, GT, prediction) serves every λ: the pixels moved at the
@@ -131,9 +131,6 @@ def window_stats(gt_ids: Sequence[np.ndarray],
         by_level = np.bincount(lvl * size + g * n_pred + p,
                                minlength=len(lams) * size).reshape(len(lams), size)
         moved_joint = np.cumsum(by_level[::-1], axis=0)[::-1]  # [j] = pixels of level > j
-        area_by_level = np.bincount(lvl * n_pred + p,
-                                    minlength=len(lams) * n_pred).reshape(len(lams), n_pred)
-        moved_area = np.cumsum(area_by_level[::-1], axis=0)[::-1]
     out = {}
     for lam in thresholds:
         if lam is None:
@@ -141,12 +138,11 @@ def window_stats(gt_ids: Sequence[np.ndarray],
         else:
             # DPQ^λ: move the wrong-depth pixels from their segment to the wrong-depth id
             i = len(lams) - 1 - lams.index(lam)  # lams is sorted descending
-            mj = moved_joint[i]
-            per_gt = mj.reshape(len(gt_u), n_pred).sum(1)
-            joint = joint0 - mj
-            joint.reshape(len(gt_u), n_pred)[:, wrong_idx] += per_gt
-            area = pred_area0 - moved_area[i]
-            area[wrong_idx] += int(moved_area[i].sum())
+            moved = moved_joint[i].reshape(len(gt_u), n_pred)  # (GT, prediction) pixels moved
+            joint = joint0 - moved_joint[i]
+            joint.reshape(len(gt_u), n_pred)[:, wrong_idx] += moved.sum(1)
+            area = pred_area0 - moved.sum(0)
+            area[wrong_idx] += int(moved.sum())
         out[lam] = stats_from_histogram(gt_u, gt_area, pred_u_all, area, joint,
                                         protocol.label_divisor, protocol.void_category,
                                         protocol.num_categories)

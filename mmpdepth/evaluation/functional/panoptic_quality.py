@@ -80,8 +80,7 @@ def pq_stats(gt_ids: np.ndarray,
              pred_ids: np.ndarray,
              label_divisor: int,
              void_category: int,
-             num_categories: int,
-             gt_dense=None) -> PQStats:
+             num_categories: int) -> PQStats:
     """Match the segments of one image (or one window of frames) and count TP/FP/FN per category.
 
     Args:
@@ -92,8 +91,6 @@ def pq_stats(gt_ids: np.ndarray,
         num_categories (int): length of the returned arrays. Predicted segments of the void
             category are treated as "no prediction" (never FP, never matched); any other category
             outside ``[0, num_categories)`` is an error.
-        gt_dense (tuple, optional): ``dense_ids(gt_ids)``, to share the GT relabelling between
-            several predictions of the same frames (e.g. the DPQ thresholds).
 
     Returns:
         PQStats: per-category IoU sum, TP, FP, FN.
@@ -104,7 +101,7 @@ def pq_stats(gt_ids: np.ndarray,
     stats = PQStats.zeros(num_categories)
     if np.size(gt_ids) == 0:
         return stats
-    gt_u, gt_inv, gt_area = gt_dense if gt_dense is not None else dense_ids(gt_ids)
+    gt_u, gt_inv, gt_area = dense_ids(gt_ids)
     pred_u, pred_inv, pred_area = dense_ids(pred_ids)
     if gt_u[0] < 0 or pred_u[0] < 0:
         raise ValueError('panoptic ids must be non-negative')
