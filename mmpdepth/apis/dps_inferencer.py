@@ -17,8 +17,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 from mmpdepth.evaluation.dvps_files import write_cityscapes_dvps_pred, write_depth_png
-from mmpdepth.visualization.dps_drawing import (colourize_depth, depth_colour_bar,
-                                                overlay_panoptic, panel)
+from mmpdepth.visualization.dps_drawing import prediction_panel
 
 from .point_cloud import backproject, default_intrinsics, render_point_cloud, write_ply
 
@@ -201,18 +200,8 @@ class DPSInferencer(BaseInferencer):
                     cam_intrinsic=sample.metainfo.get('cam_intrinsic'))
 
     def draw(self, rgb: np.ndarray, pred: dict, max_depth: float, draw_labels: bool) -> dict:
-        meta = self.dataset_meta
-        palette = meta.get('palette') or [(i * 37 % 255, i * 91 % 255, i * 53 % 255)
-                                          for i in range(256)]
-        pan = overlay_panoptic(rgb, pred['panoptic'], palette, self.label_divisor,
-                               meta.get('thing_ids', ()), 0.6,
-                               meta.get('classes') if draw_labels else None)
-        parts = [rgb, pan]
-        depth_rgb = None
-        if pred['depth'] is not None:
-            depth_rgb = colourize_depth(pred['depth'], max_depth)
-            parts += [depth_rgb, depth_colour_bar(rgb.shape[0], max_depth)]
-        return dict(panel=panel(parts), panoptic=pan, depth=depth_rgb)
+        return prediction_panel(rgb, pred['panoptic'], pred['depth'], self.dataset_meta,
+                                self.label_divisor, max_depth, draw_labels)
 
     def write(self, out_dir: str, item: dict, pred: dict, vis: dict, no_save_vis: bool,
               no_save_pred: bool, save_pcd: bool, intrinsics: Optional[dict],

@@ -101,3 +101,29 @@ def panel(images: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
         if k < len(images) - 1:
             parts.append(np.full((h, gap, 3), 255, np.uint8))
     return np.concatenate(parts, axis=1)
+
+
+def prediction_panel(rgb: np.ndarray, panoptic: np.ndarray, depth: Optional[np.ndarray],
+                     meta: dict, label_divisor: int, max_depth: float = 80.0,
+                     draw_labels: bool = False) -> dict:
+    """The picture of one prediction: image | panoptic overlay | depth | colour bar.
+
+    Args:
+        rgb (np.ndarray): (H, W, 3) uint8 RGB. panoptic (np.ndarray): (H, W) ids.
+        depth (np.ndarray, optional): (H, W) metres.
+        meta (dict): dataset meta (``palette``, ``thing_ids``, ``classes``); a generated
+            palette is used without one.
+
+    Returns:
+        dict: ``panel`` and the layers ``panoptic`` and ``depth`` (None without depth), RGB.
+    """
+    palette = meta.get('palette') or [(i * 37 % 255, i * 91 % 255, i * 53 % 255)
+                                      for i in range(256)]
+    pan = overlay_panoptic(rgb, panoptic, palette, label_divisor, meta.get('thing_ids', ()), 0.6,
+                           meta.get('classes') if draw_labels else None)
+    parts = [rgb, pan]
+    depth_rgb = None
+    if depth is not None:
+        depth_rgb = colourize_depth(depth, max_depth)
+        parts += [depth_rgb, depth_colour_bar(rgb.shape[0], max_depth)]
+    return dict(panel=panel(parts), panoptic=pan, depth=depth_rgb)

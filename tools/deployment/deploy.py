@@ -45,16 +45,12 @@ def _check_inputs(args) -> None:
 
 
 def _draw(sample, img_path: str, meta: dict, label_divisor: int, out_path: str) -> None:
-    from mmpdepth.visualization.dps_drawing import colourize_depth, overlay_panoptic, panel
+    from mmpdepth.visualization.dps_drawing import prediction_panel
     rgb = mmcv.imread(img_path, channel_order='rgb')
-    pan = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
-    palette = meta.get('palette') or [(i * 37 % 255, i * 91 % 255, i * 53 % 255)
-                                      for i in range(256)]
-    parts = [rgb, overlay_panoptic(rgb, pan, palette, label_divisor, meta.get('thing_ids', ()),
-                                   0.6, None)]
-    if 'pred_depth_map' in sample:
-        parts.append(colourize_depth(sample.pred_depth_map.data[0].cpu().numpy(), 80.0))
-    mmcv.imwrite(panel(parts)[..., ::-1], out_path)
+    depth = sample.pred_depth_map.data[0].cpu().numpy() if 'pred_depth_map' in sample else None
+    vis = prediction_panel(rgb, sample.pred_panoptic_seg.sem_seg[0].cpu().numpy(), depth, meta,
+                           label_divisor)
+    mmcv.imwrite(vis['panel'][..., ::-1], out_path)
 
 
 def main(argv=None) -> int:
