@@ -44,7 +44,10 @@ def read_depth_png(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarr
     if shape is not None and arr.shape != tuple(shape[:2]):
         raise ValueError(f'{path}: depth size {arr.shape} differs from the image/label size '
                          f'{tuple(shape[:2])}')
-    return (arr.astype(np.float64) / DEPTH_SCALE).astype(np.float32)
+    # float32 * 2**-8 is exact for 16-bit values (the same numbers as float64 / 256)
+    depth = arr.astype(np.float32)
+    depth *= np.float32(1.0 / DEPTH_SCALE)
+    return depth
 
 
 def write_depth_png(path: str, depth_m: np.ndarray) -> None:
@@ -69,7 +72,10 @@ def read_cityscapes_dvps_pred(path: str, label_divisor: int = 1000) -> np.ndarra
     if arr.ndim != 3 or arr.shape[2] < 2 or arr.dtype != np.uint8:
         raise ValueError(f'{path}: expected a 3-channel uint8 PNG [class, instance, 0]; got '
                          f'dtype {arr.dtype}, shape {arr.shape}')
-    return arr[..., 0].astype(np.int64) * label_divisor + arr[..., 1].astype(np.int64)
+    ids = arr[..., 0].astype(np.int64)
+    ids *= label_divisor
+    ids += arr[..., 1]
+    return ids
 
 
 def write_cityscapes_dvps_pred(path: str, ids: np.ndarray, label_divisor: int = 1000) -> None:

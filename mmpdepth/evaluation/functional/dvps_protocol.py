@@ -101,45 +101,37 @@ def window_stats(gt_ids: Sequence[np.ndarray],
         pred_u_all = np.append(pred_u, wrong)
         pred_area0 = np.append(pred_area, 0)
     n_pred = len(pred_u_all)
-    joint0 = np.bincount(gt_inv * n_pred + pred_inv, minlength=len(gt_u) * n_pred)
-    rel = None
-    if any(lam is not None for lam in thresholds):
+    size = len(gt_u) * n_pred
+    lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
+    # one histogram by (GT, prediction, level) serves PQ and every λ, where level = how many
+    # thresholds the pixel's depth error exceeds (0 where GT depth is invalid): DPQ at the
+    # j-th smallest λ (j = 0, 1, ...) moves the pixels of level > j to the wrong-depth id
+    key = gt_inv * n_pred
+    key += pred_inv
+    if lams:
         if pred_depths is None or gt_depths is None:
             raise ValueError('depth maps are needed for a depth threshold')
         gd = _side_by_side(gt_depths)
         pd = _side_by_side(pred_depths)
         if gd.shape != gt_cat.shape or pd.shape != gt_cat.shape:
             raise ValueError('depth maps and panoptic maps differ in size')
-        valid = np.flatnonzero(gd > 0)
-        # float64: unsigned inputs cannot wrap around (the reference's uint16 trap)
-        g = gd[valid].astype(np.float64)
-        rel = np.abs(pd[valid].astype(np.float64) - g) / g
-    size = len(gt_u) * n_pred
-    lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
-    moved_joint = None
-    if lams:
-        # level = how many thresholds a pixel's depth error exceeds; one histogram of the
-        # moved pixels by (level, GT, prediction) serves every λ: the pixels moved at the
-        # j-th smallest λ (j = 0, 1, ...) are those of level > j
-        level = np.zeros(len(rel), np.int64)
-        for lam in lams:
-            level += rel > lam
-        wrong_px = np.flatnonzero(level)
-        lvl = level[wrong_px] - 1
-        px = valid[wrong_px]
-        g, p = gt_inv[px], pred_inv[px]
-        by_level = np.bincount(lvl * size + g * n_pred + p,
-                               minlength=len(lams) * size).reshape(len(lams), size)
-        moved_joint = np.cumsum(by_level[::-1], axis=0)[::-1]  # [j] = pixels of level > j
+        key *= len(lams) + 1
+        key += depth_error_level(pd, gd, lams)
+        hist = np.bincount(key, minlength=size * (len(lams) + 1)).reshape(size, len(lams) + 1)
+        # moved_from[:, j] = pixels of level >= j (column 0: all pixels)
+        moved_from = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+        joint0 = np.ascontiguousarray(moved_from[:, 0])
+    else:
+        joint0 = np.bincount(key, minlength=size)
     out = {}
     for lam in thresholds:
         if lam is None:
             joint, area = joint0, pred_area0
         else:
             # DPQ^λ: move the wrong-depth pixels from their segment to the wrong-depth id
-            i = len(lams) - 1 - lams.index(lam)  # lams is sorted descending
-            moved = moved_joint[i].reshape(len(gt_u), n_pred)  # (GT, prediction) pixels moved
-            joint = joint0 - moved_joint[i]
+            j = len(lams) - 1 - lams.index(lam)  # lams is sorted descending
+            moved = moved_from[:, j + 1].reshape(len(gt_u), n_pred)  # (GT, prediction) moved
+            joint = joint0 - moved.ravel()
             joint.reshape(len(gt_u), n_pred)[:, wrong_idx] += moved.sum(1)
             area = pred_area0 - moved.sum(0)
             area[wrong_idx] += int(moved.sum())
@@ -158,6 +150,30 @@ def _side_by_side(maps: Sequence[np.ndarray], ids: bool = False) -> np.ndarray:
     if len(arrs) == 1:
         return np.ascontiguousarray(arrs[0]).ravel()
     return np.concatenate(arrs, axis=1).ravel()
+
+
+def depth_error_level(pred_depth: np.ndarray, gt_depth: np.ndarray,
+                      thresholds: Sequence[float]) -> np.ndarray:
+    """Per pixel, how many of ``thresholds`` the relative depth error ``|pred - gt| / gt``
+    exceeds; 0 where the GT depth is invalid (<= 0).
+
+    Computed in float64 on the whole (flat) arrays, so unsigned inputs cannot wrap around (the
+    reference's uint16 trap); a NaN error exceeds nothing, as in the reference.
+
+    Returns:
+        np.ndarray: (N,) uint8.
+    """
+    g = np.asarray(gt_depth, dtype=np.float64).ravel()
+    err = np.array(pred_depth, dtype=np.float64, copy=True).ravel()
+    np.subtract(err, g, out=err)
+    np.abs(err, out=err)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        np.divide(err, g, out=err)
+    level = np.zeros(err.shape, np.uint8)
+    for lam in thresholds:
+        level += err > lam
+    level *= g > 0
+    return level
 
 
 def make_windows(num_frames_per_group: Sequence[int], k: int,

@@ -70,7 +70,7 @@ def dense_ids(ids: np.ndarray):
         uniq = np.flatnonzero(counts)
         lut = np.zeros(len(counts), np.int64)
         lut[uniq] = np.arange(len(uniq))
-        return uniq.astype(np.int64), lut[flat], counts[uniq]
+        return uniq.astype(np.int64), np.take(lut, flat), counts[uniq]
     uniq, inverse, counts = np.unique(flat.astype(np.int64, copy=False), return_inverse=True,
                                       return_counts=True)
     return uniq, inverse.ravel(), counts
