@@ -62,13 +62,17 @@ class SyntheticSceneRenderer:
         height, width: image size in pixels.
         rng: numpy random generator (determinism comes from its seed).
         thing_depth_range: (near, far) metres of the things' initial depths.
+        with_poles: draw the 0-2 poles of the layout (False: the same scene without them;
+            at small sizes they are 2-3 px wide, thinner than one stride-8 cell).
     """
 
     def __init__(self, height: int, width: int, rng: np.random.Generator,
-                 thing_depth_range: Tuple[float, float] = (6.0, 45.0)):
+                 thing_depth_range: Tuple[float, float] = (6.0, 45.0),
+                 with_poles: bool = True):
         self.h, self.w = height, width
         self.rng = rng
         self.thing_depth_range = thing_depth_range
+        self.with_poles = with_poles
         f = 0.9 * width
         self.horizon = int(round(height * rng.uniform(0.40, 0.48)))
         self.camera = SyntheticCamera(fx=f, fy=f, cx=width / 2, cy=self.horizon)
@@ -91,6 +95,8 @@ class SyntheticSceneRenderer:
             x += bw
         self.poles = [(rng.uniform(0.05, 0.95) * w, rng.uniform(8, 30))
                       for _ in range(int(rng.integers(0, 3)))]
+        if not self.with_poles:  # drawn all the same, so the rest of the scene is unchanged
+            self.poles = []
         # things: (class, depth, lateral metres, size, colour, speed)
         self.things = []
         for _ in range(int(rng.integers(2, 7))):
@@ -202,8 +208,8 @@ def write_synthetic_dps(out_dir: str,
                         height: int = 256,
                         width: int = 512,
                         seed: int = 0,
-                        thing_depth_range: Tuple[float, float] = (6.0, 45.0)
-                        ) -> Dict[str, List[str]]:
+                        thing_depth_range: Tuple[float, float] = (6.0, 45.0),
+                        with_poles: bool = True) -> Dict[str, List[str]]:
     """Write a synthetic Cityscapes-DVPS-layout set; returns the written image paths per split.
 
     Layout: ``out_dir/video_sequence/{train,val}/{seq:06d}_{frame:06d}_synthetic_{seq:06d}_
@@ -221,7 +227,7 @@ def write_synthetic_dps(out_dir: str,
         for _ in range(n):
             renderer = SyntheticSceneRenderer(height, width,
                                               np.random.default_rng(rng.integers(1 << 31)),
-                                              thing_depth_range)
+                                              thing_depth_range, with_poles)
             camera = camera or renderer.camera
             for t in range(frames_per_seq):
                 img, ids, depth = renderer.render(t)

@@ -129,3 +129,26 @@ def test_depth_variants_train_and_predict(cfg, batch, mode, kernel_channels):
         out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
     d = out[0].pred_depth_map.data
     assert torch.isfinite(d).all() and d.min() >= 0
+
+
+def test_stuff_targets_drop_regions_thinner_than_a_level_cell(cfg):
+    """Spec §2.2: per level the soft class map is resized and values < 0.5 become 0, so a stuff
+    region narrower than about one cell of a level gets no target (and no kernel) there. This is
+    why a 2-px pole at 128x256 can never be predicted (see the overfit test)."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData, PixelData
+    model = build(cfg.model)
+    head = model.panoptic_head
+    sem = torch.full((1, 128, 256), 0, dtype=torch.long)  # road
+    sem[:, :, 40:42] = 5  # pole: 2 px wide
+    sem[:, :, 100:132] = 2  # building: 32 px wide
+    ds = DetDataSample(gt_sem_seg=PixelData(sem_seg=sem))
+    ds.gt_instances = InstanceData(labels=torch.zeros(0, dtype=torch.long),
+                                   masks=torch.zeros(0, 128, 256), bboxes=torch.zeros(0, 4))
+    level_hw = [(128 // s, 256 // s) for s in (8, 16, 32, 64, 128)]
+    tg = head.get_targets(ds, (32, 64), level_hw, (128, 256))
+    # stride 4: the 2-px pole is half of one cell column
+    assert float(tg['sem_s4'][5].max()) == pytest.approx(0.5, abs=1e-6)
+    for t in tg['region_target']:
+        assert float(t[5].max()) == 0.0
+    assert float(tg['region_target'][0][2].max()) == 1.0  # the building survives at stride 8
