@@ -8,9 +8,9 @@ scenes from the synthetic renderer, predictions with shifted boundaries, split /
 instances and noisy depth) and evaluates all four thresholds (PQ + DPQ@{0.5,0.25,0.1}):
 
 * the fast path (``mmpdepth.evaluation``) over all frames, single process and with ``--nproc``,
-* the per-segment re-statement (``tests/test_evaluation/reference_dvpq.py``) on the first
-  ``--ref-frames`` frames (it is slow), checking equal statistics on those frames,
-* the PNG reading alone on those frames (paid by both paths: it bounds the ratio with reading),
+* on the first ``--ref-frames`` frames, frame by frame in turn: the PNG reading alone, the
+  fast path and the per-segment re-statement (``tests/test_evaluation/reference_dvpq.py``),
+  each with its own reading, checking equal statistics,
 * both again on those frames already decoded (no PNG reading: the case of ``DPQMetric``, which
   gets the predictions in memory during training / ``tools/test.py``), fastest of ``--repeat``.
 
@@ -110,36 +110,41 @@ def main():
     print(f'data: {args.frames} frames {args.height}x{args.width} in {tmp} '
           f'({time.time() - t:.0f} s to write)')
     gt_dir, pan_dir, dep_dir = (osp.join(tmp, d) for d in ('gt', 'pan', 'depth'))
-    rows = []
+    folder_rows = []
     fast_stats = None
     for n in args.nproc:
         t = time.time()
         res = evaluate_dvps_folders('cityscapes-dvps', gt_dir, pan_dir, dep_dir, nproc=n,
                                     progress=False, skip_absent=True)
-        dt = time.time() - t
+        folder_rows.append((f'fast path, all frames, {n} process(es)', args.frames,
+                            time.time() - t))
         fast_stats = fast_stats or res
-        rows.append((f'fast path, {n} process(es)', args.frames, dt))
     frames = [f for s in index_cityscapes_dvps(gt_dir, pan_dir, dep_dir) for f in s]
     k = min(args.ref_frames, len(frames))
-    t = time.time()
-    ref = [reference_frame(f) for f in frames[:k]]
-    dt_ref = time.time() - t
-    rows.append(('per-segment re-statement, 1 process', k, dt_ref))
-    # equal results on the reference frames
+    # both paths on the same frames with PNG reading, interleaved frame by frame so that the
+    # load of this shared machine weighs on both alike; statistics must be equal
+    t_read = t_fast = t_ref = 0.0
     max_diff = 0.0
-    for f, r in zip(frames[:k], ref):
+    decoded = []
+    for f in frames[:k]:
+        t = time.time()
+        arrays = load_frame(f, 'cityscapes-dvps', True)
+        t_read += time.time() - t
+        decoded.append(arrays)
+        t = time.time()
         gt, pred, pdep, gdep = load_frame(f, 'cityscapes-dvps', True)
         fast = window_stats([gt], [pred], [pdep], [gdep], CITYSCAPES_DVPS)
+        t_fast += time.time() - t
+        t = time.time()
+        ref = reference_frame(f)
+        t_ref += time.time() - t
         for lam, st in fast.items():
-            iou, tp, fp, fn = r[lam]
+            iou, tp, fp, fn = ref[lam]
             assert st.tp.tolist() == tp and st.fp.tolist() == fp and st.fn.tolist() == fn
             max_diff = max(max_diff, float(np.abs(st.iou - np.asarray(iou)).max()))
-    # the same frames already decoded (what DPQMetric does inside training: no file reading);
-    # each loop is timed --repeat times and the fastest run is kept (this machine is shared)
-    t = time.time()
-    decoded = [load_frame(f, 'cityscapes-dvps', True) for f in frames[:k]]
-    dt_read = time.time() - t
 
+    # the same frames already decoded (what DPQMetric does inside training: no file reading);
+    # each loop is timed --repeat times and the fastest run is kept
     def best_of(fn):
         times = []
         for _ in range(args.repeat):
@@ -152,23 +157,30 @@ def main():
     dt_fast_mem = best_of(
         lambda gt, pred, pdep, gdep: window_stats([gt], [pred], [pdep], [gdep], CITYSCAPES_DVPS))
     dt_ref_mem = best_of(reference_arrays)
-    print(f'\n{"method":52s} {"frames":>7s} {"seconds":>9s} {"frames/s":>9s}')
-    print('PNG reading included:')
-    for name, n, dt in rows:
-        print(f'  {name:50s} {n:7d} {dt:9.1f} {n / dt:9.2f}')
-    print(f'  {"reading the 4 PNGs of a frame only (load_frame)":50s} {k:7d} {dt_read:9.1f} '
-          f'{k / dt_read:9.2f}')
-    print(f'decoded frames in memory (the DPQMetric case), fastest of {args.repeat} runs:')
-    for name, dt in (('fast path, 1 process', dt_fast_mem),
-                     ('per-segment re-statement, 1 process', dt_ref_mem)):
-        print(f'  {name:50s} {k:7d} {dt:9.1f} {k / dt:9.2f}')
-    speed_fast = rows[0][1] / rows[0][2]
-    speed_ref = k / dt_ref
-    print(f'\nfast / per-segment, single process: {speed_fast / speed_ref:.1f}x with PNG reading, '
+
+    def row(name, n, dt):
+        print(f'  {name:56s} {n:7d} {dt:9.1f} {n / dt:9.2f}')
+
+    print(f'\n{"method":58s} {"frames":>7s} {"seconds":>9s} {"frames/s":>9s}')
+    print('folder evaluation (eval_dpq.py path, PNG reading included):')
+    for r in folder_rows:
+        row(*r)
+    print(f'first {k} frames, PNG reading included, interleaved:')
+    row('reading the 4 PNGs of a frame only (load_frame)', k, t_read)
+    row('fast path, 1 process', k, t_fast)
+    row('per-segment re-statement, 1 process', k, t_ref)
+    print(f'the same {k} frames decoded in memory (the DPQMetric case), fastest of '
+          f'{args.repeat} runs:')
+    row('fast path, 1 process', k, dt_fast_mem)
+    row('per-segment re-statement, 1 process', k, dt_ref_mem)
+    if len(folder_rows) > 1:
+        print(f'\n--nproc scaling: {folder_rows[0][2] / folder_rows[-1][2]:.2f}x with '
+              f'{args.nproc[-1]} processes')
+    print(f'fast / per-segment, single process: {t_ref / t_fast:.1f}x with PNG reading '
+          f'(reading alone is {100 * t_read / t_fast:.0f} % of the fast path\'s time), '
           f'{dt_ref_mem / dt_fast_mem:.1f}x on decoded frames; statistics equal on {k} frames '
           f'(max IoU-sum difference {max_diff:.1e}); over the classes present: '
           f'DPQ = {fast_stats["DPQ"]:.2f}, PQ = {fast_stats["PQ"]:.2f}')
-
 
 if __name__ == '__main__':
     main()
