@@ -40,25 +40,29 @@ def depth_sums(pred_depth: np.ndarray, gt_depth: np.ndarray, min_depth: float = 
     if np.shape(pred_depth) != np.shape(gt_depth):
         raise ValueError(f'depth shape mismatch: pred {np.shape(pred_depth)} vs GT '
                          f'{np.shape(gt_depth)}')
-    gt = np.asarray(gt_depth, dtype=np.float64)
+    gt = np.asarray(gt_depth)
     valid = gt > 0
-    g = gt[valid]
-    p = np.maximum(np.asarray(pred_depth, dtype=np.float64)[valid], min_depth)
+    g = gt[valid].astype(np.float64)
     if g.size == 0:
         return np.zeros(len(DEPTH_SUM_KEYS))
+    p = np.asarray(pred_depth)[valid].astype(np.float64)
+    np.maximum(p, min_depth, out=p)
     diff = p - g
-    log_err = np.log(p) - np.log(g)
-    ratio = np.maximum(p / g, g / p)
+    # everything else from the ratio r = p / g: |diff| / g = |r - 1|, log p - log g = log r
+    r = p / g
+    log_err = np.log(r)
+    rel = r - 1.0
+    ratio = np.maximum(r, np.reciprocal(r, out=p))  # p is not used any more
     return np.array([
         g.size,
-        np.sum(np.abs(diff) / g),
-        np.sum((diff / g)**2),
-        np.sum(diff**2),
-        np.sum(log_err**2),
-        np.sum(log_err),
-        np.sum(ratio < 1.25),
-        np.sum(ratio < 1.25**2),
-        np.sum(ratio < 1.25**3),
+        np.abs(rel).sum(),
+        np.dot(rel, rel),
+        np.dot(diff, diff),
+        np.dot(log_err, log_err),
+        log_err.sum(),
+        np.count_nonzero(ratio < 1.25),
+        np.count_nonzero(ratio < 1.25**2),
+        np.count_nonzero(ratio < 1.25**3),
     ], dtype=np.float64)
 
 
