@@ -217,3 +217,31 @@ def test_grid_sample_dcn_export_path_equals_torchvision():
     traced = torch.jit.trace(lambda *a: deform_conv3x3_grid_sample(*a, w, b), (x, off, m))
     assert torch.allclose(traced(x, off, m), deform_conv2d(x, off, w, b, padding=1, mask=m),
                           atol=1e-12)
+
+
+@pytest.mark.parametrize('img_hw,ori_hw', [((64, 96), (64, 96)), ((61, 90), (61, 90)),
+                                           ((61, 90), (130, 170)), ((64, 96), (37, 50)),
+                                           ((40, 56), (200, 260))])
+def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
+    """The paste looks only inside these windows: outside them the upsampled, cropped and
+    resized probability never exceeds the threshold (padding, up- and downscaling)."""
+    from mmpdepth.models.seg_heads.panoptic_depth_fusion_head import PanopticDepthFusionHead
+    torch.manual_seed(0)
+    h4, w4 = (img_hw[0] + 31) // 32 * 8, (img_hw[1] + 31) // 32 * 8  # padded, stride 4
+    probs = torch.rand(40, h4, w4) * 0.6  # scattered pixels above 0.5
+    probs[:10] *= 0.7  # some candidates without any
+    corners = [(0, 0), (0, w4 - 3), (h4 - 2, 0), (h4 - 2, w4 - 3), (h4 // 2, w4 // 3)]
+    for i in range(10, 20):  # one small blob each, at the borders, corners and inside
+        r, c = corners[i % 5]
+        probs[i] = 0.2
+        probs[i, r:r + 2, c:c + 3] = 0.9 if i < 15 else 0.51
+    full = PanopticDepthFusionHead._to_output(probs, img_hw, ori_hw) > 0.5
+    win = PanopticDepthFusionHead._output_windows(probs > 0.5, img_hw, ori_hw)
+    assert full.shape[0] == win.shape[0] == 40
+    for m, (y0, y1, x0, x1) in zip(full, win.tolist()):
+        inside = torch.zeros_like(m)
+        inside[y0:y1, x0:x1] = True
+        assert not (m & ~inside).any()
+    assert int((win[:, 1] - win[:, 0]).clamp(min=0)[:10].sum()) == 0  # no mask, empty window
+    area = ((win[10:, 1] - win[10:, 0]) * (win[10:, 3] - win[10:, 2])).float()
+    assert float(area[:10].max()) < 0.2 * ori_hw[0] * ori_hw[1]  # one blob: a small window

@@ -88,6 +88,37 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             up = F.interpolate(up, size=ori_hw, mode='bilinear', align_corners=False)
         return up[0]
 
+    @staticmethod
+    def _output_windows(masks: Tensor, img_hw: Tuple[int, int],
+                        ori_hw: Tuple[int, int]) -> Tensor:
+        """Where the upsampled maps can exceed the threshold: (N, 4) windows ``[y0, y1, x0, x1)``
+        of the original-size output for (N, h, w) boolean stride-4 masks (``p > mask_thr``).
+
+        Bilinear resizing (``align_corners=False``, no antialias) makes each output a convex
+        combination of input rows/columns ``floor(s)`` and ``floor(s) + 1`` of its source
+        coordinate ``s``, so an output above the threshold reads an input above it; the window
+        holds every output that reads a masked input (plus one pixel of margin). An empty mask
+        gives an empty window. (Float rounding could only matter for inputs within ~1e-7 of the
+        threshold.)
+        """
+        n, h, w = masks.shape
+        win = torch.zeros(n, 4, dtype=torch.long)
+        if n == 0:
+            return win
+        for axis, (n_s4, n_img, n_ori) in enumerate(((h, img_hw[0], ori_hw[0]),
+                                                      (w, img_hw[1], ori_hw[1]))):
+            hit = masks.any(2 - axis).cpu()  # (N, h) rows or (N, w) columns
+            first = hit.float().argmax(1).double()
+            last = (n_s4 - 1 - hit.flip(1).float().argmax(1)).double()
+            lo, hi = _reading_range(first, last, 0.25, 4 * n_s4)  # x4 upsampling
+            hi = hi.clamp(max=n_img)  # crop of the padding
+            if n_ori != n_img:
+                lo, hi = _reading_range(lo.double(), hi.double() - 1, n_img / n_ori, n_ori)
+            empty = ~hit.any(1)
+            win[:, 2 * axis] = torch.where(empty, 0, lo)
+            win[:, 2 * axis + 1] = torch.where(empty, 0, hi.clamp(min=lo))
+        return win
+
     def process_things(self, things: InstanceData, img_hw, ori_hw) -> InstanceData:
         """Mask re-scoring, filtering and upsampling of thing candidates (step 1)."""
         cfg = self.test_cfg
@@ -107,6 +138,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out.labels = things.labels[keep]
         out.src_index = keep
         out.probs = self._to_output(probs[keep], img_hw, ori_hw)
+        out.windows = self._output_windows(masks[keep], img_hw, ori_hw)
         if 'depth_kernels' in things:
             out.depth_kernels = things.depth_kernels[keep]
         return out
@@ -153,6 +185,9 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 depth_full = self._to_output(emb, img_hw, ori_hw)
         if flip:
             things.probs = things.probs.flip(-1)
+            width = things.probs.shape[-1]
+            things.windows = things.windows[:, [0, 1, 3, 2]]
+            things.windows[:, 2:] = width - things.windows[:, 2:]
             sem_prob = sem_prob.flip(-1)
             depth_full = depth_full.flip(-1) if depth_full is not None else None
         return dict(things=things, stuff_prob=sem_prob, stuff=stuff, depth_embed=depth_full)
@@ -173,10 +208,11 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         device = sem_prob.device
         with_depth = self.depth_generator is not None and candidates[0]['depth_embed'] is not None
 
-        probs, labels, scores, views, kernels = [], [], [], [], []
+        probs, labels, scores, views, kernels, windows = [], [], [], [], [], []
         for v, c in enumerate(candidates):
             t = c['things']
             probs.append(t.probs)
+            windows.append(t.windows)
             labels.append(t.labels)
             scores.append(t.scores)
             views += [v] * len(t.labels)
@@ -186,6 +222,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         all_probs = probs[0] if n_views == 1 else torch.cat(probs)
         all_labels = torch.cat(labels)
         all_scores = torch.cat(scores)
+        all_windows = torch.cat(windows).tolist()
         order = torch.argsort(all_scores, descending=True) if n_views > 1 else \
             torch.arange(len(all_scores), device=device)
 
@@ -195,15 +232,18 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         for j in order.tolist():
             if float(all_scores[j]) < cfg['combine_inst_thr']:
                 continue
-            mask = all_probs[j] > cfg['mask_thr']
-            area = int(mask.sum())
+            # only the window where the mask can be set (see _output_windows) is looked at
+            y0, y1, x0, x1 = all_windows[j]
+            mask = all_probs[j, y0:y1, x0:x1] > cfg['mask_thr']
+            area = int(torch.count_nonzero(mask))  # (much faster than a bool sum)
             if area == 0:
                 continue
-            inter = int((mask & (paste > 0)).sum())
+            paste_win = paste[y0:y1, x0:x1]
+            inter = int(torch.count_nonzero(mask & (paste_win > 0)))
             if inter / area > cfg['overlap_thr']:
                 continue
-            mask &= paste == 0
-            paste[mask] = len(seg_labels) + 1
+            mask &= paste_win == 0
+            paste_win[mask] = len(seg_labels) + 1
             seg_probs.append(all_probs[j])
             seg_labels.append(int(all_labels[j]))
             seg_scores.append(float(all_scores[j]))
@@ -220,7 +260,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             if not views_with:
                 continue  # an all-zero pixel's argmax, no kernel predicted this class
             mask = (stuff_arg == c) & (paste == 0)
-            if int(mask.sum()) < cfg['stuff_area_limit']:
+            if int(torch.count_nonzero(mask)) < cfg['stuff_area_limit']:
                 continue
             paste[mask] = len(seg_labels) + 1
             seg_probs.append(sem_prob[c])
@@ -258,7 +298,10 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             out['pred_depth_map'] = PixelData(
                 data=self.depth_generator.clamp_output(depth_map)[None])
         inst = InstanceData()
-        inst.masks = (all_probs if n_views == 1 else all_probs[order]) > cfg['mask_thr']
+        inst.masks = torch.zeros(all_probs.shape, dtype=torch.bool, device=device)
+        for i, j in enumerate(order.tolist()):
+            y0, y1, x0, x1 = all_windows[j]
+            inst.masks[i, y0:y1, x0:x1] = all_probs[j, y0:y1, x0:x1] > cfg['mask_thr']
         inst.labels = all_labels[order]
         inst.scores = all_scores[order]
         out['pred_instances'] = inst
@@ -315,3 +358,13 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 per_view.append(d[:, 0] * depth_scales[v])
             flat_depth[pix] = sum(per_view) / len(per_view)
         return depth_map
+
+
+def _reading_range(first: Tensor, last: Tensor, scale: float,
+                   n_out: int) -> Tuple[Tensor, Tensor]:
+    """Outputs ``[lo, hi)`` of a bilinear resize (``align_corners=False``, source coordinate
+    ``max((y + 0.5) * scale - 0.5, 0)``) that read any input index in ``[first, last]``."""
+    lo = torch.floor((first - 0.5) / scale - 0.5) - 1
+    lo = torch.where(first <= 1, torch.zeros_like(lo), lo)  # clamped coordinates read row 0, 1
+    hi = torch.ceil((last + 1.5) / scale - 0.5) + 1
+    return lo.clamp(0, n_out).long(), hi.clamp(0, n_out).long()
