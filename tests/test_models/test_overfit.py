@@ -7,13 +7,15 @@ Measured: 400 iterations in ~165 s; every loss falls 5.2-2000x; PQ 86.1, AbsRel 
 * A pole is 2-3 px wide at this size. The official stuff targets (spec §2.2) zero a level's soft
   class map where it is below 0.5, so a region thinner than about one stride-8 cell has no target
   and no kernel at any level and can never be predicted (``test_stuff_targets_drop_regions_
-  thinner_than_a_level_cell``). With the poles (things at 5-10 m, 300 iterations): PQ 76.6, pole 0.
+  thinner_than_a_level_cell``). With the poles (things at 5-10 m, 300 iterations): PQ 76.6,
+  pole 0.
 * Things at 7-14 m, half hidden behind a car, leave 39-85 px person fragments that stay near
   IoU 0.5 (300 iterations, no poles: PQ 79.8, persons 13); at 6-12 m they are learnt (persons 56).
 * The thing-position loss is the official sigmoid focal loss on *soft* Gaussian targets, which
   cannot reach 0 (at t in (0, 1) every p costs something). Its minimum for these targets is
-  computed and printed: 2.55 at the start is only 5.3x above its minimum 0.48, which is why that ratio is the
-  smallest; the test also checks that its reducible part (loss - minimum) is gone.
+  computed and printed: 2.55 at the start is only 5.3x above its minimum 0.48, which is why
+  that ratio is the smallest; the test also checks that its reducible part (loss - minimum)
+  is gone.
 """
 import copy
 import os.path as osp
