@@ -196,16 +196,22 @@ def test_grid_sample_dcn_equals_torchvision_deform_conv():
         assert torch.allclose(p, q, atol=1e-10)
 
 
-def test_grid_sample_dcn_chunked_no_grad_path_equals_torchvision():
+def test_grid_sample_dcn_inference_path_equals_torchvision():
+    """No autograd: product first, then the bilinear gather (``embedding_bag``); batch 2,
+    offsets reaching every border, samples exactly on pixel centres and far outside."""
     from torchvision.ops import deform_conv2d
 
     from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
     x, off, m, w, b = _dcn_case(1, 2, 5, 4, 8, 6)
+    off[0, :, 0, 0] = torch.arange(18, dtype=off.dtype) - 9.0  # integer offsets, some outside
+    off[1, 0, 3, 2] = -40.0  # a tap far above the image
     a = deform_conv2d(x, off, w, b, padding=1, mask=m)
     with torch.no_grad():
-        c = deform_conv3x3_grid_sample(x, off, m, w, b, rows_per_chunk=3)  # 3 + 3 + 2 rows
+        c = deform_conv3x3_grid_sample(x, off, m, w, b)
+        c32 = deform_conv3x3_grid_sample(x.float(), off.float(), m.float(), w.float(), b.float())
     assert c.shape == a.shape
     assert torch.allclose(a, c, atol=1e-12)
+    assert torch.allclose(a.float(), c32, rtol=1e-5, atol=1e-5)
 
 
 def test_grid_sample_dcn_export_path_equals_torchvision():

@@ -1,32 +1,11 @@
 """Modulated deformable 3x3 convolution (DCNv2) whose offsets come from a plain conv."""
-import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 from torchvision.ops import deform_conv2d
-
-
-_MAX_SAMPLING_WORKERS = max(2, min(8, os.cpu_count() or 1))
-_pool: dict = {}  # pid -> ThreadPoolExecutor (a forked child gets its own)
-
-
-def _sampling_pool() -> ThreadPoolExecutor:
-    pool = _pool.get(os.getpid())
-    if pool is None:
-        pool = _pool[os.getpid()] = ThreadPoolExecutor(_MAX_SAMPLING_WORKERS,
-                                                       thread_name_prefix='dcn-sampling')
-    return pool
-
-
-def _sampling_workers(x: Tensor) -> int:
-    """Chunks sampled concurrently: torch's thread count on CPU (1 on other devices)."""
-    if x.device.type != 'cpu':
-        return 1
-    return max(1, min(torch.get_num_threads(), _MAX_SAMPLING_WORKERS))
 
 
 def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
@@ -46,7 +25,7 @@ def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
     return torch.stack([gx, gy], dim=-1)
 
 
-def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor, inplace: bool = False) -> Tensor:
+def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
     """Bilinear samples of the taps times the modulation: (B, 9, H*W, C), C contiguous.
 
     ``x_cl`` (B, C, H, W) is channels-last, so every sample reads one contiguous C-vector (the
@@ -57,33 +36,77 @@ def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor, inplace: bool = False
                       padding_mode='zeros', align_corners=False)
     s = s.permute(0, 2, 3, 1).reshape(b, 9, h * w, x_cl.shape[1])
     m = mask.reshape(b, 9, h * w, 1)
-    return s.mul_(m) if inplace else s * m
+    return s * m
+
+
+def _bilinear_tap_bags(offset: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+    """Rows and weights that DCNv2 reads, for a gather from ``Y = x @ [W_0 .. W_8]``.
+
+    Output pixel q, tap k = 3i + j samples ``x`` at ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)``;
+    each of the 4 bilinear corners inside the image contributes ``weight * mask_k`` times row
+    ``(b * H*W + corner) * 9 + k`` of ``Y`` viewed as (B*H*W*9, C_out); corners outside get
+    weight 0 (zero padding, as torchvision / DCNv2).
+
+    Returns:
+        tuple: ``index`` (B*H*W, 36) int64 and ``weight`` (B*H*W, 36), q-major.
+    """
+    b, _, h, w = offset.shape
+    dt, dev = offset.dtype, offset.device
+    taps = torch.arange(9, device=dev)
+    off = offset.view(b, 9, 2, h, w).permute(0, 3, 4, 1, 2)  # (B, H, W, 9, [Δy, Δx])
+    py = off[..., 0] + (torch.arange(h, dtype=dt, device=dev).view(1, h, 1, 1) +
+                        (taps // 3 - 1).to(dt))
+    px = off[..., 1] + (torch.arange(w, dtype=dt, device=dev).view(1, 1, w, 1) +
+                        (taps % 3 - 1).to(dt))
+    y0, x0 = torch.floor(py), torch.floor(px)
+    ly, lx = py - y0, px - x0
+    y0, x0 = y0.long(), x0.long()
+    m = mask.permute(0, 2, 3, 1)  # (B, H, W, 9)
+    base = torch.arange(b, device=dev).view(b, 1, 1, 1) * (h * w * 9) + taps
+    zero = torch.zeros((), dtype=dt, device=dev)
+    index, weight = [], []
+    for dy, wy in ((0, 1 - ly), (1, ly)):
+        yy = y0 + dy
+        y_in = (yy >= 0) & (yy < h)
+        row = yy.clamp(0, h - 1) * w
+        for dx, wx in ((0, 1 - lx), (1, lx)):
+            xx = x0 + dx
+            inside = y_in & (xx >= 0) & (xx < w)
+            index.append(base + (row + xx.clamp(0, w - 1)) * 9)
+            weight.append(torch.where(inside, wy * wx * m, zero))
+    return (torch.stack(index, -1).view(b * h * w, 36),
+            torch.stack(weight, -1).view(b * h * w, 36))
 
 
 def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
-                               bias: Optional[Tensor], rows_per_chunk: int = 32) -> Tensor:
-    """Modulated deformable 3x3 convolution (stride 1, padding 1) with ``grid_sample``.
+                               bias: Optional[Tensor]) -> Tensor:
+    """Modulated deformable 3x3 convolution (stride 1, padding 1) without a compiled op.
 
     Same sampling as DCNv2 / torchvision: tap k = 3i + j samples ``x`` bilinearly at
-    ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with zeros outside the image, times ``mask_k``;
-    then one matrix product per tap, ``(H*W, C) @ (C, C_out)``, accumulates the output. Exact
-    up to float rounding (gradients equal in float64). Without autograd and tracing, rows go
-    in chunks of ``rows_per_chunk`` so the (9, rows*W, C) sample buffer stays small, and the
-    result is returned channels-last. About 2.5x faster than
-    ``torchvision.ops.deform_conv2d`` on CPU (benchmarks/bench_inference.py).
+    ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with zeros outside the image, times ``mask_k``,
+    and the taps' samples are multiplied by ``W[:, :, i, j]`` and summed. Exact up to float
+    rounding (gradients equal in float64). Three paths:
+
+    * autograd: ``grid_sample`` of all taps on a channels-last input, one product per tap;
+    * tracing / ONNX export: the same in NCHW with one ``(C_out, 9C)`` product (standard ops);
+    * inference (no autograd): the product first, ``Y = x @ [W_0 .. W_8]`` on the regular grid
+      (one large GEMM, (H*W, C) x (C, 9*C_out)), then every output pixel is the bilinear-,
+      mask-weighted sum of the 36 rows of ``Y`` it reads (``F.embedding_bag`` with per-sample
+      weights). Bilinear interpolation is linear, so this equals sampling first; on CPU it is
+      ~1.5x faster than sampling then multiplying (and ~3x faster than
+      ``torchvision.ops.deform_conv2d``), at the cost of the (H*W*9, C_out) buffer.
 
     Args:
         x (Tensor): (B, C, H, W). offset (Tensor): (B, 18, H, W). mask (Tensor): (B, 9, H, W).
         weight (Tensor): (C_out, C, 3, 3). bias (Tensor, optional): (C_out,).
-        rows_per_chunk (int): image rows per chunk on the no-grad path.
 
     Returns:
         Tensor: (B, C_out, H, W).
     """
     b, c, h, w = x.shape
     c_out = weight.shape[0]
-    grid = _tap_grid(offset, h, w)
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        grid = _tap_grid(offset, h, w)
         # ONNX export / FLOP counting: NCHW (what ONNX GridSample takes), no transposes, and
         # one (C_out, 9C) @ (9C, H*W) product, so a runtime holds few (B, 9C, H*W) buffers
         s = F.grid_sample(x, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
@@ -92,38 +115,25 @@ def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: 
         out = torch.matmul(weight.reshape(c_out, c * 9), s.reshape(b, c * 9, h * w))
         out = out.reshape(b, c_out, h, w)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
-    x_cl = x.contiguous(memory_format=torch.channels_last)
-    w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
     needs_grad = torch.is_grad_enabled() and any(
         t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
     if needs_grad:
         # one graph without in-place writes for autograd
-        s = _sample_taps(x_cl, grid, mask)
+        x_cl = x.contiguous(memory_format=torch.channels_last)
+        w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
+        s = _sample_taps(x_cl, _tap_grid(offset, h, w), mask)
         out = s[:, 0] @ w_taps[0]
         for k in range(1, 9):
             out = out + s[:, k] @ w_taps[k]
         out = out.view(b, h, w, c_out)
     else:
-        out = x.new_empty(b, h, w, c_out)
-        chunks = [(bi, r0, min(r0 + rows_per_chunk, h)) for bi in range(b)
-                  for r0 in range(0, h, rows_per_chunk)]
-
-        def sample(chunk):
-            bi, r0, r1 = chunk
-            return _sample_taps(x_cl[bi:bi + 1], grid[bi:bi + 1, :, r0:r1],
-                                mask[bi:bi + 1, :, r0:r1], inplace=True)[0]
-
-        # CPU grid_sample hardly uses intra-op threads: sample several chunks at once (the op
-        # releases the GIL), then run the (multi-threaded) matrix products chunk by chunk
-        workers = _sampling_workers(x)
-        for g0 in range(0, len(chunks), workers):
-            group = chunks[g0:g0 + workers]
-            samples = _sampling_pool().map(sample, group) if workers > 1 else map(sample, group)
-            for (bi, r0, r1), s in zip(group, samples):
-                o = out[bi, r0:r1].view((r1 - r0) * w, c_out)
-                torch.mm(s[0], w_taps[0], out=o)
-                for k in range(1, 9):
-                    o.addmm_(s[k], w_taps[k])
+        # multiply first, then gather: Y[(b, p), k] = x[b, :, p] @ W_k
+        rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
+        y = torch.mm(rows, weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out))
+        index, bag_weight = _bilinear_tap_bags(offset, mask)
+        out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
+                              per_sample_weights=bag_weight.to(y.dtype), mode='sum')
+        out = out.view(b, h, w, c_out)
     if bias is not None:
         out = out + bias
     return out.permute(0, 3, 1, 2)
