@@ -177,7 +177,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             sem_prob[stuff.labels] += st_probs
         depth_full = None
         if self.depth_generator is not None and result.get('depth_embed') is not None:
-            emb = result['depth_embed']
+            emb = result['depth_embed'].contiguous()  # NCHW: the channels-last resize is ~5x slower
             if cfg['depth_embed_resize'] == 'official':
                 depth_full = F.interpolate(emb[None], size=ori_hw, mode='bilinear',
                                            align_corners=False)[0]
