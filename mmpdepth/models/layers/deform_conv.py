@@ -26,10 +26,11 @@ def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
 
 
 def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
-    """Bilinear samples of the taps times the modulation: (B, 9, H*W, C), C contiguous.
+    """Bilinear samples of the taps times the modulation: (B, 9, H*W, C).
 
     ``x_cl`` (B, C, H, W) is channels-last, so every sample reads one contiguous C-vector (the
-    NCHW layout is several times slower on CPU); ``grid`` (B, 9, h, w, 2); ``mask`` (B, 9, h, w).
+    NCHW input is several times slower on CPU; the output is NCHW either way);
+    ``grid`` (B, 9, h, w, 2); ``mask`` (B, 9, h, w).
     """
     b, _, h, w, _ = grid.shape
     s = F.grid_sample(x_cl, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
