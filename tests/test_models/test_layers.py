@@ -244,10 +244,12 @@ def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
     full = PanopticDepthFusionHead._to_output(probs, img_hw, ori_hw) > 0.5
     win = PanopticDepthFusionHead._output_windows(probs > 0.5, img_hw, ori_hw)
     assert full.shape[0] == win.shape[0] == 40
-    for m, (y0, y1, x0, x1) in zip(full, win.tolist()):
-        inside = torch.zeros_like(m)
-        inside[y0:y1, x0:x1] = True
-        assert not (m & ~inside).any()
+    flipped = PanopticDepthFusionHead._flip_windows(win, ori_hw[1])
+    for masks, windows in ((full, win), (full.flip(-1), flipped)):  # also for flipped TTA views
+        for m, (y0, y1, x0, x1) in zip(masks, windows.tolist()):
+            inside = torch.zeros_like(m)
+            inside[y0:y1, x0:x1] = True
+            assert not (m & ~inside).any()
     assert int((win[:, 1] - win[:, 0]).clamp(min=0)[:10].sum()) == 0  # no mask, empty window
     area = ((win[10:, 1] - win[10:, 0]) * (win[10:, 3] - win[10:, 2])).float()
     assert float(area[:10].max()) < 0.2 * ori_hw[0] * ori_hw[1]  # one blob: a small window

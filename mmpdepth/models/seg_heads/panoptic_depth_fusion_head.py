@@ -119,6 +119,12 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             win[:, 2 * axis + 1] = torch.where(empty, 0, hi.clamp(min=lo))
         return win
 
+    @staticmethod
+    def _flip_windows(windows: Tensor, width: int) -> Tensor:
+        """(N, 4) ``[y0, y1, x0, x1)`` windows of maps flipped horizontally."""
+        return torch.stack([windows[:, 0], windows[:, 1], width - windows[:, 3],
+                            width - windows[:, 2]], dim=1)
+
     def process_things(self, things: InstanceData, img_hw, ori_hw) -> InstanceData:
         """Mask re-scoring, filtering and upsampling of thing candidates (step 1)."""
         cfg = self.test_cfg
@@ -185,9 +191,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 depth_full = self._to_output(emb, img_hw, ori_hw)
         if flip:
             things.probs = things.probs.flip(-1)
-            width = things.probs.shape[-1]
-            things.windows = things.windows[:, [0, 1, 3, 2]]
-            things.windows[:, 2:] = width - things.windows[:, 2:]
+            things.windows = self._flip_windows(things.windows, things.probs.shape[-1])
             sem_prob = sem_prob.flip(-1)
             depth_full = depth_full.flip(-1) if depth_full is not None else None
         return dict(things=things, stuff_prob=sem_prob, stuff=stuff, depth_embed=depth_full)
