@@ -8,8 +8,9 @@ from torch import Tensor, nn
 from torchvision.ops import deform_conv2d
 
 
-def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
-    """Normalised ``grid_sample`` coordinates of the 9 taps: (B, 9, H, W, 2) as (x, y)."""
+def _tap_positions(offset: Tensor, h: int, w: int) -> Tuple[Tensor, Tensor]:
+    """Pixel coordinates ``(y, x)`` sampled by the 9 taps, each (B, 9, H, W): tap k = 3i + j
+    of output pixel (y, x) reads ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)``."""
     b = offset.shape[0]
     dt, dev = offset.dtype, offset.device
     taps = torch.arange(9, device=dev)
@@ -18,10 +19,16 @@ def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
     ys = torch.arange(h, dtype=dt, device=dev).view(1, 1, h, 1)
     xs = torch.arange(w, dtype=dt, device=dev).view(1, 1, 1, w)
     off = offset.view(b, 9, 2, h, w)
+    return ys + ky + off[:, :, 0], xs + kx + off[:, :, 1]
+
+
+def _tap_grid(offset: Tensor, h: int, w: int) -> Tensor:
+    """Normalised ``grid_sample`` coordinates of the 9 taps: (B, 9, H, W, 2) as (x, y)."""
+    py, px = _tap_positions(offset, h, w)
     # align_corners=False coordinates: pixel p <-> (2p + 1) / size - 1 (no 1/(size - 1), so a
     # 1-pixel-wide map and traced (ONNX) sizes need no special case)
-    gy = (2.0 * (ys + ky + off[:, :, 0]) + 1.0) / h - 1.0
-    gx = (2.0 * (xs + kx + off[:, :, 1]) + 1.0) / w - 1.0
+    gy = (2.0 * py + 1.0) / h - 1.0
+    gx = (2.0 * px + 1.0) / w - 1.0
     return torch.stack([gx, gy], dim=-1)
 
 
@@ -53,16 +60,12 @@ def _bilinear_tap_bags(offset: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
     """
     b, _, h, w = offset.shape
     dt, dev = offset.dtype, offset.device
-    taps = torch.arange(9, device=dev)
-    off = offset.view(b, 9, 2, h, w).permute(0, 3, 4, 1, 2)  # (B, H, W, 9, [Δy, Δx])
-    py = off[..., 0] + (torch.arange(h, dtype=dt, device=dev).view(1, h, 1, 1) +
-                        (taps // 3 - 1).to(dt))
-    px = off[..., 1] + (torch.arange(w, dtype=dt, device=dev).view(1, 1, w, 1) +
-                        (taps % 3 - 1).to(dt))
+    py, px = (p.permute(0, 2, 3, 1) for p in _tap_positions(offset, h, w))  # (B, H, W, 9)
     y0, x0 = torch.floor(py), torch.floor(px)
     ly, lx = py - y0, px - x0
     y0, x0 = y0.long(), x0.long()
     m = mask.permute(0, 2, 3, 1)  # (B, H, W, 9)
+    taps = torch.arange(9, device=dev)
     base = torch.arange(b, device=dev).view(b, 1, 1, 1) * (h * w * 9) + taps
     zero = torch.zeros((), dtype=dt, device=dev)
     index, weight = [], []
