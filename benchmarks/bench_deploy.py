@@ -49,7 +49,7 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
     from onnx import TensorProto, helper, numpy_helper
     from torchvision.ops import deform_conv2d
 
-    from mmpdepth.models.layers.deform_conv import deform_conv3x3_grid_sample
+    from mmpdepth.models.layers.deform_conv import modulated_deform_conv3x3
 
     h, w = size
     g = torch.Generator().manual_seed(0)
@@ -81,7 +81,7 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
     class GridSampleDCN(torch.nn.Module):
 
         def forward(self, x, off, m):
-            return deform_conv3x3_grid_sample(x, off, m, wt, b)
+            return modulated_deform_conv3x3(x, off, m, wt, b)
 
     buf = io.BytesIO()
     torch.onnx.export(GridSampleDCN(), (x, off, m), buf, input_names=['x', 'off', 'm'],
@@ -109,7 +109,7 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
         except Exception as e:  # noqa: BLE001 - the point is to report which option works
             print(f'  {name:38s} {"no":>5s}   {str(e).splitlines()[0][:70]}')
     with torch.no_grad():
-        lat = _median_time(lambda: deform_conv3x3_grid_sample(x, off, m, wt, b), 3)
+        lat = _median_time(lambda: modulated_deform_conv3x3(x, off, m, wt, b), 3)
     print(f'  {"(PyTorch eager, mmpdepth default)":38s} {"yes":>5s} {"":>10s} {lat:12.3f}')
 
 

@@ -2,7 +2,8 @@
 # Create .venv (if missing) and install the whole stack, idempotently:
 #   torch -> build tools -> mmcv (built from source, cached) -> OpenMMLab + runtime -> mmpdepth (editable).
 # A second run with everything installed only checks and returns in seconds.
-# Env: MMPDEPTH_CACHE (default ~/.cache/mmpdepth) keeps the built mmcv wheel, keyed by torch version.
+# Env: MMPDEPTH_CACHE (default ~/.cache/mmpdepth) keeps the built mmcv wheel, keyed by torch version;
+#      MMPDEPTH_MMCV_CUDA=1 builds mmcv's CUDA ops too (default: CPU ops, GPUs hidden; see build_mmcv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -10,7 +11,7 @@ VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 CACHE=${MMPDEPTH_CACHE:-$HOME/.cache/mmpdepth}
 STAMP=$VENV/.mmpdepth-installed
-REQ_HASH=$(cat requirements/*.txt setup.py tools/env/setup_env.sh 2>/dev/null | sha1sum | cut -c1-16)
+REQ_HASH=$( (cat requirements/*.txt setup.py tools/env/setup_env.sh tools/env/build_mmcv.sh; echo "mmcv-cuda=${MMPDEPTH_MMCV_CUDA:-0}") 2>/dev/null | sha1sum | cut -c1-16)
 
 log() { echo "[setup_env $(date +%H:%M:%S)] $*"; }
 
@@ -35,18 +36,20 @@ $PIP install -q $CONSTRAINTS -r requirements/build.txt
 
 TORCH_VER=$($VENV/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
 MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' requirements/mminstall.txt)
-WHEEL_DIR=$CACHE/mmcv-$MMCV_VER-torch$TORCH_VER-py$($VENV/bin/python -c "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')")-$(uname -m)
-if $VENV/bin/python -c "import mmcv, mmcv._ext, sys; sys.exit(0 if mmcv.__version__ == '$MMCV_VER' else 1)" 2>/dev/null; then
-  log "3/5 mmcv $MMCV_VER with ops already installed"
+MMCV_VARIANT=$([ "${MMPDEPTH_MMCV_CUDA:-0}" = "1" ] && echo cuda || echo cpu)
+WHEEL_DIR=$CACHE/mmcv-$MMCV_VER-$MMCV_VARIANT-torch$TORCH_VER-py$($VENV/bin/python -c "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')")-$(uname -m)
+# installed mmcv of the right version with ops of the asked variant ('not available' = CPU ops)?
+if $VENV/bin/python -c "
+import sys, mmcv
+from mmcv.ops import get_compiling_cuda_version
+cuda = get_compiling_cuda_version() != 'not available'
+sys.exit(0 if mmcv.__version__ == '$MMCV_VER' and cuda == ('$MMCV_VARIANT' == 'cuda') else 1)" 2>/dev/null; then
+  log "3/5 mmcv $MMCV_VER with $MMCV_VARIANT ops already installed"
 else
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-    log "3/5 building mmcv $MMCV_VER from source against torch $TORCH_VER (CPU ops, C++20 wrapper); ~11 min on 2 cores"
-    mkdir -p "$WHEEL_DIR"
+    log "3/5 building mmcv $MMCV_VER ($MMCV_VARIANT ops) from source against torch $TORCH_VER; ~9 min on 2 cores for CPU ops"
     t0=$(date +%s)
-    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-      CXX="$ROOT/tools/env/cxx20.sh" CC=gcc \
-      $PIP wheel --no-build-isolation --no-deps -w "$WHEEL_DIR.tmp" "mmcv==$MMCV_VER"
-    mv "$WHEEL_DIR.tmp"/mmcv-*.whl "$WHEEL_DIR"/ && rm -rf "$WHEEL_DIR.tmp"
+    PIP="$PIP" bash tools/env/build_mmcv.sh "$WHEEL_DIR"
     log "mmcv build took $(( $(date +%s) - t0 )) s; wheel cached in $WHEEL_DIR"
   else
     log "3/5 installing cached mmcv wheel from $WHEEL_DIR"

@@ -21,6 +21,7 @@ from ..layers.center_heatmap import (center_peaks_topk, draw_gaussian,
                                      panopticfcn_gaussian_radius)
 from ..layers.conv_tower import ConvTower
 from ..layers.instance_depth import InstanceDepthGenerator
+from ..layers.precision import autocast_off, to_float32
 
 #: PanopticDepth's thing-size ranges per level P3..P7 (sqrt of box area, input pixels)
 OFFICIAL_INSTANCE_SCALES = ((1, 128), (64, 256), (128, 512), (256, 1024), (512, 2048))
@@ -45,6 +46,12 @@ class PanopticDepthHead(BaseModule):
         position_deform, kernel_deform, encoder_deform, depth_kernel_deform (bool): DCNv2 in
             the position head, kernel head, both embeddings, depth-kernel head.
         norm_cfg (dict): norm of the position / kernel / depth-kernel towers (GN 32).
+        dcn_impl (str): DCNv2 implementation, 'auto' (default: torchvision in training,
+            multiply-then-gather for CPU inference, torchvision for CUDA inference, standard ops
+            under ONNX export), 'torchvision', 'grid_sample' or 'gather'.
+        embed_with_cp (bool): activation checkpointing of the two stride-4 embedding towers.
+        tower_with_cp (bool): activation checkpointing of the position / kernel / depth-kernel
+            towers (all levels).
         center_bias_init (float): bias of the centre and region outputs (-2.19).
         depth (dict, optional): :class:`InstanceDepthGenerator` args; ``None`` builds a PS-only
             head without depth branches.
@@ -74,6 +81,9 @@ class PanopticDepthHead(BaseModule):
                  encoder_deform: bool = True,
                  depth_kernel_deform: bool = True,
                  norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
+                 dcn_impl: str = 'auto',
+                 embed_with_cp: bool = False,
+                 tower_with_cp: bool = False,
                  center_bias_init: float = -2.19,
                  depth: OptConfigType = dict(mode='official', embed_channels=16, d_max=88.0,
                                              clamp=(0.0, 80.0)),
@@ -106,14 +116,19 @@ class PanopticDepthHead(BaseModule):
             raise ValueError('train_cfg.instance_scales needs one range per kernel level')
 
         self.semantic_fpn = MODELS.build(semantic_fpn)
+        embed_opts = dict(dcn_impl=dcn_impl, with_cp=embed_with_cp)
+        tower_opts = dict(dcn_impl=dcn_impl, with_cp=tower_with_cp)
         self.mask_encoder = ConvTower(feat_channels, mask_embed_channels, num_convs,
-                                      deform=encoder_deform, coord=True, norm_cfg=None)
+                                      deform=encoder_deform, coord=True, norm_cfg=None,
+                                      **embed_opts)
         self.position_tower = ConvTower(in_channels, feat_channels, num_convs,
-                                        deform=position_deform, coord=False, norm_cfg=norm_cfg)
+                                        deform=position_deform, coord=False, norm_cfg=norm_cfg,
+                                        **tower_opts)
         self.center_out = nn.Conv2d(feat_channels, self.num_things, 3, padding=1)
         self.region_out = nn.Conv2d(feat_channels, num_classes, 3, padding=1)
         self.kernel_tower = ConvTower(in_channels, feat_channels, num_convs,
-                                      deform=kernel_deform, coord=True, norm_cfg=norm_cfg)
+                                      deform=kernel_deform, coord=True, norm_cfg=norm_cfg,
+                                      **tower_opts)
         self.kernel_out = nn.Conv2d(feat_channels, mask_embed_channels, 3, padding=1)
         # kernel projections ("embed_extractor"), one for things and one for stuff
         self.thing_kernel_proj = nn.Linear(mask_embed_channels, mask_embed_channels)
@@ -125,13 +140,14 @@ class PanopticDepthHead(BaseModule):
             self.depth_generator = InstanceDepthGenerator(**depth)
             e = self.depth_generator.embed_channels
             self.depth_encoder = ConvTower(feat_channels, feat_channels, num_convs,
-                                           deform=encoder_deform, coord=True, norm_cfg=None)
+                                           deform=encoder_deform, coord=True, norm_cfg=None,
+                                           **embed_opts)
             self.depth_embed_out = nn.Conv2d(feat_channels, e, 1)
             dk = self.depth_generator.kernel_channels
             if dk > 0:
                 self.depth_kernel_tower = ConvTower(in_channels, feat_channels, num_convs,
                                                     deform=depth_kernel_deform, coord=True,
-                                                    norm_cfg=norm_cfg)
+                                                    norm_cfg=norm_cfg, **tower_opts)
                 self.depth_kernel_out = nn.Conv2d(feat_channels, dk, 3, padding=1)
             self.loss_depth = MODELS.build(loss_depth)
         self.kernel_fusion = MODELS.build(kernel_fusion)
@@ -196,7 +212,10 @@ class PanopticDepthHead(BaseModule):
     # training
     def loss(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> Dict[str, Tensor]:
         outs = self(x)
-        return self.loss_by_feat(outs, batch_data_samples)
+        # mixed precision: kernel selection, dynamic convs and every loss (focal, dice, the
+        # depth loss's logs and ratios) in float32
+        with autocast_off(x[0].device.type):
+            return self.loss_by_feat(to_float32(outs), batch_data_samples)
 
     @torch.no_grad()
     def get_targets(self, data_sample, embed_hw: Tuple[int, int],

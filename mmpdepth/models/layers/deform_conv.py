@@ -1,4 +1,18 @@
-"""Modulated deformable 3x3 convolution (DCNv2) whose offsets come from a plain conv."""
+"""Modulated deformable 3x3 convolution (DCNv2) whose offsets come from a plain conv.
+
+Four implementations of the same operator (equal outputs and gradients in float64):
+
+* ``'torchvision'``: ``torchvision.ops.deform_conv2d`` (compiled CPU / CUDA kernels; im2col, so
+  its backward keeps only the inputs: the memory-lean choice for training);
+* ``'grid_sample'``: bilinear ``grid_sample`` of the 9 taps, one product per tap (standard ops;
+  autograd keeps the (B, 9, H*W, C) samples);
+* ``'gather'``: the product first, then a bilinear- and mask-weighted gather of 36 rows per
+  output pixel (``F.embedding_bag``): the fastest CPU inference path;
+* ``'export'``: NCHW ``grid_sample`` and one ``(C_out, 9C)`` product, the form taken under
+  tracing / ONNX export (standard ONNX ops only).
+
+``impl='auto'`` (the default) picks per call with :func:`select_dcn_impl`.
+"""
 from typing import Optional, Tuple
 
 import torch
@@ -6,6 +20,48 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 from torchvision.ops import deform_conv2d
+
+from .precision import autocast_off
+
+#: values of ``ModulatedDeformConv3x3(impl=...)`` / ``PanopticDepthHead(dcn_impl=...)``
+DCN_IMPLS = ('auto', 'torchvision', 'grid_sample', 'gather')
+
+
+def is_exporting() -> bool:
+    """True while tracing (``torch.jit.trace``, FLOP counting) or exporting to ONNX."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+def select_dcn_impl(impl: str, device_type: str, needs_grad: bool, exporting: bool) -> str:
+    """The implementation a DCNv2 call runs with.
+
+    ``'auto'``: tracing / export -> ``'export'``; autograd (training, any device) ->
+    ``'torchvision'`` (memory-lean backward); CPU inference -> ``'gather'`` (fastest there);
+    inference on another device (CUDA) -> ``'torchvision'`` (compiled kernel, no
+    (H*W*9, C_out) buffer). An explicit ``'grid_sample'`` / ``'gather'`` takes the export form
+    under tracing too (``embedding_bag`` has no standard ONNX form); an explicit
+    ``'torchvision'`` is kept as asked.
+
+    Args:
+        impl (str): one of :data:`DCN_IMPLS`.
+        device_type (str): ``x.device.type`` ('cpu', 'cuda', ...).
+        needs_grad (bool): autograd records this call.
+        exporting (bool): :func:`is_exporting`.
+
+    Returns:
+        str: 'export', 'torchvision', 'grid_sample' or 'gather'.
+    """
+    if impl not in DCN_IMPLS:
+        raise ValueError(f'DCN impl must be one of {DCN_IMPLS}, got {impl!r}')
+    if impl == 'torchvision':
+        return impl
+    if exporting:
+        return 'export'
+    if impl != 'auto':
+        return impl
+    if needs_grad:
+        return 'torchvision'
+    return 'gather' if device_type == 'cpu' else 'torchvision'
 
 
 def _tap_positions(offset: Tensor, h: int, w: int) -> Tuple[Tensor, Tensor]:
@@ -82,62 +138,73 @@ def _bilinear_tap_bags(offset: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
             torch.stack(weight, -1).view(b * h * w, 36))
 
 
-def deform_conv3x3_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
-                               bias: Optional[Tensor]) -> Tensor:
-    """Modulated deformable 3x3 convolution (stride 1, padding 1) without a compiled op.
-
-    Same sampling as DCNv2 / torchvision: tap k = 3i + j samples ``x`` bilinearly at
-    ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with zeros outside the image, times ``mask_k``,
-    and the taps' samples are multiplied by ``W[:, :, i, j]`` and summed. Exact up to float
-    rounding (gradients equal in float64). Three paths:
-
-    * autograd: ``grid_sample`` of all taps on a channels-last input, one product per tap;
-    * tracing / ONNX export: the same in NCHW with one ``(C_out, 9C)`` product (standard ops);
-    * inference (no autograd): the product first, ``Y = x @ [W_0 .. W_8]`` on the regular grid
-      (one large GEMM, (H*W, C) x (C, 9*C_out)), then every output pixel is the bilinear-,
-      mask-weighted sum of the 36 rows of ``Y`` it reads (``F.embedding_bag`` with per-sample
-      weights). Bilinear interpolation is linear, so this equals sampling first; on CPU it is
-      ~1.5x faster than sampling then multiplying (and ~3x faster than
-      ``torchvision.ops.deform_conv2d``), at the cost of the (H*W*9, C_out) buffer.
-
-    Args:
-        x (Tensor): (B, C, H, W). offset (Tensor): (B, 18, H, W). mask (Tensor): (B, 9, H, W).
-        weight (Tensor): (C_out, C, 3, 3). bias (Tensor, optional): (C_out,).
-
-    Returns:
-        Tensor: (B, C_out, H, W).
-    """
+def _dcn_export(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+    """NCHW ``grid_sample`` (what ONNX GridSample takes), no transposes, and one
+    (C_out, 9C) @ (9C, H*W) product, so a runtime holds few (B, 9C, H*W) buffers. -> NCHW."""
     b, c, h, w = x.shape
     c_out = weight.shape[0]
-    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        grid = _tap_grid(offset, h, w)
-        # ONNX export / FLOP counting: NCHW (what ONNX GridSample takes), no transposes, and
-        # one (C_out, 9C) @ (9C, H*W) product, so a runtime holds few (B, 9C, H*W) buffers
-        s = F.grid_sample(x, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
-                          padding_mode='zeros', align_corners=False)
-        s = s.reshape(b, c, 9, h * w) * mask.reshape(b, 1, 9, h * w)
-        out = torch.matmul(weight.reshape(c_out, c * 9), s.reshape(b, c * 9, h * w))
-        out = out.reshape(b, c_out, h, w)
+    grid = _tap_grid(offset, h, w)
+    s = F.grid_sample(x, grid.reshape(b, 9 * h, w, 2), mode='bilinear',
+                      padding_mode='zeros', align_corners=False)
+    s = s.reshape(b, c, 9, h * w) * mask.reshape(b, 1, 9, h * w)
+    out = torch.matmul(weight.reshape(c_out, c * 9), s.reshape(b, c * 9, h * w))
+    return out.reshape(b, c_out, h, w)
+
+
+def _dcn_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+    """Sample the taps on a channels-last input, then one product per tap. -> (B, H, W, C_out)."""
+    b, c, h, w = x.shape
+    c_out = weight.shape[0]
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
+    s = _sample_taps(x_cl, _tap_grid(offset, h, w), mask)
+    out = s[:, 0] @ w_taps[0]
+    for k in range(1, 9):  # no in-place writes: one graph for autograd
+        out = out + s[:, k] @ w_taps[k]
+    return out.view(b, h, w, c_out)
+
+
+def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+    """Multiply first, ``Y[(b, p), k] = x[b, :, p] @ W_k`` (one (H*W, C) x (C, 9*C_out) GEMM),
+    then gather: bilinear interpolation is linear, so this equals sampling first; it costs the
+    (H*W*9, C_out) buffer. -> (B, H, W, C_out)."""
+    b, c, h, w = x.shape
+    c_out = weight.shape[0]
+    rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
+    y = torch.mm(rows, weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out))
+    index, bag_weight = _bilinear_tap_bags(offset, mask)
+    out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
+                          per_sample_weights=bag_weight.to(y.dtype), mode='sum')
+    return out.view(b, h, w, c_out)
+
+
+def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
+                             bias: Optional[Tensor], impl: str = 'auto') -> Tensor:
+    """Modulated deformable 3x3 convolution (stride 1, padding 1, one offset group).
+
+    Tap k = 3i + j samples ``x`` bilinearly at ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with
+    zeros outside the image, times ``mask_k``; the taps' samples are multiplied by
+    ``W[:, :, i, j]`` and summed (DCNv2 / torchvision semantics).
+
+    Args:
+        x (Tensor): (B, C, H, W). offset (Tensor): (B, 18, H, W), interleaved (Δy, Δx) per tap.
+        mask (Tensor): (B, 9, H, W). weight (Tensor): (C_out, C, 3, 3).
+        bias (Tensor, optional): (C_out,).
+        impl (str): one of :data:`DCN_IMPLS`, resolved by :func:`select_dcn_impl`.
+
+    Returns:
+        Tensor: (B, C_out, H, W); channels-last memory for 'grid_sample' / 'gather'.
+    """
+    grads = (x, offset, mask, weight) + ((bias, ) if bias is not None else ())
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in grads)
+    chosen = select_dcn_impl(impl, x.device.type, needs_grad, is_exporting())
+    if chosen == 'torchvision':
+        return deform_conv2d(x, offset, weight, bias, stride=1, padding=1, mask=mask)
+    if chosen == 'export':
+        out = _dcn_export(x, offset, mask, weight)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
-    needs_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (x, offset, mask, weight) + ((bias, ) if bias is not None else ()))
-    if needs_grad:
-        # one graph without in-place writes for autograd
-        x_cl = x.contiguous(memory_format=torch.channels_last)
-        w_taps = weight.permute(2, 3, 1, 0).reshape(9, c, c_out)  # tap k = 3i + j: (C, C_out)
-        s = _sample_taps(x_cl, _tap_grid(offset, h, w), mask)
-        out = s[:, 0] @ w_taps[0]
-        for k in range(1, 9):
-            out = out + s[:, k] @ w_taps[k]
-        out = out.view(b, h, w, c_out)
-    else:
-        # multiply first, then gather: Y[(b, p), k] = x[b, :, p] @ W_k
-        rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
-        y = torch.mm(rows, weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out))
-        index, bag_weight = _bilinear_tap_bags(offset, mask)
-        out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
-                              per_sample_weights=bag_weight.to(y.dtype), mode='sum')
-        out = out.view(b, h, w, c_out)
+    out = (_dcn_grid_sample if chosen == 'grid_sample' else _dcn_gather)(x, offset, mask,
+                                                                        weight)
     if bias is not None:
         out = out + bias
     return out.permute(0, 3, 1, 2)
@@ -148,9 +215,8 @@ class ModulatedDeformConv3x3(nn.Module):
 
     ``conv_offset`` outputs 27 channels: the first 18 are the offsets (interleaved Δy, Δx per
     tap, the layout of DCNv2, Detectron2, mmcv and torchvision) and ``sigmoid`` of the last 9 is
-    the modulation mask. ``impl='grid_sample'`` (default) computes it with
-    :func:`deform_conv3x3_grid_sample` (faster on CPU); ``impl='torchvision'`` calls
-    ``torchvision.ops.deform_conv2d`` (what the official outputs were produced with on CPU).
+    the modulation mask. Under autocast (AMP) the offsets and the deformable conv run in
+    float32: torchvision's CPU kernel has no bfloat16 and sampling positions need the precision.
 
     Args:
         in_channels, out_channels (int): channels.
@@ -160,15 +226,15 @@ class ModulatedDeformConv3x3(nn.Module):
         act (bool): ReLU at the end.
         zero_init_offset (bool): start with zero offsets and mask 0.5 (mmcv's init); the
             official code uses PyTorch's default conv init. Defaults to True.
-        impl (str): 'grid_sample' or 'torchvision'.
+        impl (str): one of :data:`DCN_IMPLS` (default 'auto', see :func:`select_dcn_impl`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True,
                  norm_cfg: Optional[dict] = None, act: bool = True,
-                 zero_init_offset: bool = True, impl: str = 'grid_sample') -> None:
+                 zero_init_offset: bool = True, impl: str = 'auto') -> None:
         super().__init__()
-        if impl not in ('grid_sample', 'torchvision'):
-            raise ValueError(f"impl must be 'grid_sample' or 'torchvision', got {impl!r}")
+        if impl not in DCN_IMPLS:
+            raise ValueError(f'impl must be one of {DCN_IMPLS}, got {impl!r}')
         self.impl = impl
         self.conv_offset = nn.Conv2d(in_channels, 27, 3, padding=1, bias=True)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
@@ -180,14 +246,18 @@ class ModulatedDeformConv3x3(nn.Module):
         self.norm = build_norm_layer(norm_cfg, out_channels)[1] if norm_cfg else None
         self.act = nn.ReLU(inplace=True) if act else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _deform(self, x: Tensor) -> Tensor:
         out = self.conv_offset(x)
         offset = out[:, :18]
         mask = out[:, 18:].sigmoid()
-        if self.impl == 'grid_sample':
-            x = deform_conv3x3_grid_sample(x, offset, mask, self.weight, self.bias)
+        return modulated_deform_conv3x3(x, offset, mask, self.weight, self.bias, self.impl)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if torch.is_autocast_enabled(x.device.type) and not is_exporting():
+            with autocast_off(x.device.type):
+                x = self._deform(x.float())
         else:
-            x = deform_conv2d(x, offset, self.weight, self.bias, stride=1, padding=1, mask=mask)
+            x = self._deform(x)
         if self.norm is not None:
             x = self.norm(x)
         if self.act is not None:

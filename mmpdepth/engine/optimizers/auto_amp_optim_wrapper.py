@@ -1,0 +1,77 @@
+"""Mixed-precision training on whatever device trains: fp16 on CUDA, bf16 on CPU."""
+from typing import Optional, Union
+
+import torch
+from mmengine.device import get_device
+from mmengine.logging import print_log
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+from mmpdepth.registry import OPTIM_WRAPPERS
+
+
+@OPTIM_WRAPPERS.register_module()
+class AutoAmpOptimWrapper(AmpOptimWrapper):
+    """mmengine's :class:`AmpOptimWrapper` that also trains on the CPU.
+
+    On an accelerator it is ``AmpOptimWrapper`` (autocast to ``dtype``, default float16, with
+    the configured ``loss_scale``). mmengine refuses CPU training there; on the CPU this wrapper
+    autocasts to bfloat16, which has float32's exponent range and so needs no loss scaling
+    (``loss_scale`` is ignored, gradients are clipped and stepped as in ``OptimWrapper``).
+    What autocast keeps in float32 is the model's business: mmpdepth's DCN layers and losses
+    run in float32 inside it.
+
+    Args:
+        loss_scale: as ``AmpOptimWrapper`` (accelerators only). Defaults to 'dynamic'.
+        dtype (str | torch.dtype, optional): autocast dtype; None = float16 on CUDA, bfloat16
+            on CPU (the only CPU choice).
+        **kwargs: ``OptimWrapper`` arguments (optimizer, clip_grad, accumulative_counts).
+    """
+
+    def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
+                 dtype: Optional[Union[str, torch.dtype]] = None, **kwargs) -> None:
+        self.device_type = get_device()
+        if self.device_type != 'cpu':
+            super().__init__(loss_scale=loss_scale,
+                             dtype=torch.float16 if dtype is None else dtype, **kwargs)
+            return
+        if dtype not in (None, 'bfloat16', torch.bfloat16):
+            raise ValueError(f'CPU mixed precision is bfloat16 only, got dtype={dtype!r}')
+        OptimWrapper.__init__(self, **kwargs)
+        self._scale_update_param = None
+        self.loss_scaler = None
+        self.cast_dtype = torch.bfloat16
+        if not _cpu_has_bf16():
+            print_log('this CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 autocast '
+                      'runs emulated and slower than float32', logger='current',
+                      level=30)
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.backward(self, loss, **kwargs)
+        return super().backward(loss, **kwargs)
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.step(self, **kwargs)
+        return super().step(**kwargs)
+
+    def state_dict(self) -> dict:
+        if self.loss_scaler is None:
+            return OptimWrapper.state_dict(self)
+        return super().state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.loss_scaler is None:
+            state_dict = dict(state_dict)
+            state_dict.pop('loss_scaler', None)  # a checkpoint of a CUDA run resumed on CPU
+            return OptimWrapper.load_state_dict(self, state_dict)
+        return super().load_state_dict(state_dict)
+
+
+def _cpu_has_bf16() -> bool:
+    """Native bfloat16 matrix instructions on this CPU (oneDNN's AVX512-BF16 / AMX check)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
