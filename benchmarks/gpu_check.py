@@ -44,7 +44,8 @@ CONFIGS = dict(
 CH = slice(0, 256, 16)
 STAGE_TOL = 1e-3  # the CPU parity test's tolerances
 SAME_SEGMENT_MIN = 0.999
-DEPTH_TOL_M = 5e-3
+DEPTH_P999_TOL_M = 5e-3  # 99.9 % of the same-segment pixels
+DEPTH_MAX_TOL_M = 1e-2
 
 
 def _cfg(name):
@@ -111,13 +112,15 @@ def parity(device, tf32: bool) -> dict:
         mapped[m] = vals[counts.argmax()]
     same = pan == mapped
     depth = fused['pred_depth_map'].data[0].cpu().numpy()
-    depth_diff = float(np.abs(depth - g['depth_m'])[same].max())
+    diff = np.abs(depth - g['depth_m'])[same]
     worst = max(errs, key=errs.get)
-    ok = (same.mean() >= SAME_SEGMENT_MIN and depth_diff <= DEPTH_TOL_M
-          and errs[worst] <= STAGE_TOL and len(np.unique(pan)) == len(np.unique(gp)))
+    ok = (same.mean() >= SAME_SEGMENT_MIN and np.percentile(diff, 99.9) <= DEPTH_P999_TOL_M
+          and diff.max() <= DEPTH_MAX_TOL_M and errs[worst] <= STAGE_TOL
+          and len(np.unique(pan)) == len(np.unique(gp)))
     return dict(part='parity', tf32=tf32, same_segment_pct=100 * float(same.mean()),
-                depth_max_diff_m=depth_diff, worst_stage=worst, worst_stage_rel_err=errs[worst],
-                ok=bool(ok))
+                depth_max_diff_m=float(diff.max()),
+                depth_p999_diff_m=float(np.percentile(diff, 99.9)), worst_stage=worst,
+                worst_stage_rel_err=errs[worst], ok=bool(ok))
 
 
 def train_step(device, name: str, size: str, impl: str, amp: bool, with_cp: bool,
@@ -149,6 +152,7 @@ def inference(device, size: str, fp16: bool, repeats: int) -> dict:
     import torch
     from mmdet.structures import DetDataSample
 
+    from mmpdepth.models.layers.precision import to_float32
     from mmpdepth.registry import MODELS
     h, w = (int(v) for v in size.split('x'))
     torch.manual_seed(0)
@@ -159,11 +163,13 @@ def inference(device, size: str, fp16: bool, repeats: int) -> dict:
 
     def once():
         ds = DetDataSample(metainfo=meta)
-        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=fp16):
+        with torch.no_grad():
             _sync(device)
             t0 = time.perf_counter()
-            data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
-            outs = model.panoptic_head(model.extract_feat(data['inputs']))
+            with torch.autocast(device.type, dtype=dtype, enabled=fp16):  # the network only
+                data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
+                outs = model.panoptic_head(model.extract_feat(data['inputs']))
+            outs = to_float32(outs)  # thresholds, fusion, merge and depth in float32
             _sync(device)
             t1 = time.perf_counter()
             head = model.panoptic_head.predict_by_feat(outs)
@@ -231,7 +237,8 @@ def print_table(rows) -> None:
             print(f'{p:7s} {desc}  ERROR: {r["error"]}')
         elif p == 'parity':
             print(f'parity  tf32={str(r["tf32"]):5s} same segment {r["same_segment_pct"]:.3f} %  '
-                  f'depth max diff {r["depth_max_diff_m"] * 100:.3f} cm  worst stage '
+                  f'depth diff max {r["depth_max_diff_m"] * 100:.3f} / p99.9 '
+                  f'{r["depth_p999_diff_m"] * 100:.3f} cm  worst stage '
                   f'{r["worst_stage"]} {r["worst_stage_rel_err"]:.1e}  '
                   f'{"ok" if r["ok"] else "FAIL"}')
         elif p == 'train':
@@ -291,7 +298,8 @@ def main(argv=None) -> int:
         impls = ('torchvision', ) if args.smoke else ('torchvision', 'grid_sample')
         for name in models:
             for impl in impls:
-                for amp in (False, True):
+                # (smoke on a CPU: no bf16 rows, emulated bf16 convs take minutes)
+                for amp in (False, ) if args.smoke and device.type == 'cpu' else (False, True):
                     for cp in (False, True):
                         add(train_step, name, size, impl, amp, cp, steps)
     if 'infer' in args.parts:
