@@ -27,6 +27,11 @@ if [ "${MMPDEPTH_MMCV_CUDA:-0}" = "1" ]; then
     exit 2
   fi
   echo "build_mmcv: mmcv $MMCV_VER with CUDA ops (nvcc $CUDA_HOME/bin/nvcc, C++20 wrapper)"
+  if [ ! -f "$CUDA_HOME/include/cusparse.h" ]; then
+    # an nvcc-only toolkit: the CUDA library headers torch includes come from its pip packages
+    NV_INC=$(${PIP%% *} -c "import glob, os, nvidia; print(':'.join(sorted(os.path.dirname(h) for r in nvidia.__path__ for h in glob.glob(os.path.join(r, '*', 'include', 'cusparse.h')))))" 2>/dev/null || true)
+    [ -n "$NV_INC" ] && build_env+=("CPATH=$NV_INC${CPATH:+:$CPATH}")
+  fi
   build_env+=(FORCE_CUDA=1 "CUDA_HOME=$CUDA_HOME" "PYTORCH_NVCC=$HERE/nvcc20.sh"
               "MMPDEPTH_REAL_NVCC=$CUDA_HOME/bin/nvcc")
 else

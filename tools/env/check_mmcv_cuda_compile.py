@@ -25,15 +25,27 @@ HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_FILES = ('nms_cuda.cu', 'roi_align_cuda.cu', 'deform_conv_cuda.cu')
 
 
+def cuda_library_includes(cuda_home: str) -> list:
+    """Where the CUDA library headers torch's ATen/cuda includes (cusparse.h, ...) are: the
+    toolkit's include folder, else the pip ``nvidia`` packages torch was installed with (an
+    nvcc-only toolkit, like this machine's, lacks them). Same rule as build_mmcv.sh."""
+    if osp.isfile(osp.join(cuda_home, 'include', 'cusparse.h')):
+        return []
+    import nvidia
+    return sorted(osp.dirname(h) for root in nvidia.__path__
+                  for h in glob.glob(osp.join(root, '*', 'include', 'cusparse.h')))
+
+
 def nvcc_command(src: str, obj: str, mmcv_root: str, arch: str, wrapper: bool) -> list:
     """The nvcc command line torch's BuildExtension runs for one of mmcv's .cu files."""
     from torch.utils import cpp_extension as ce
-    cuda_home = os.environ.get('CUDA_HOME', '/usr/local/cuda')
+    cuda_home = os.environ['CUDA_HOME']
     nvcc = osp.join(HERE, 'nvcc20.sh') if wrapper else osp.join(cuda_home, 'bin', 'nvcc')
     csrc = osp.join(mmcv_root, 'mmcv', 'ops', 'csrc')
     includes = [osp.join(csrc, 'pytorch'), osp.join(csrc, 'common'),
                 osp.join(csrc, 'common', 'cuda')]
     includes += ce.include_paths(device_type='cuda') + [sysconfig.get_paths()['include']]
+    includes += cuda_library_includes(cuda_home)
     major, minor = arch.split('.')
     return ([nvcc, '-c', src, '-o', obj, '-DMMCV_WITH_CUDA']
             + [f'-I{p}' for p in includes] + list(ce.COMMON_NVCC_FLAGS)
@@ -52,6 +64,7 @@ def main() -> int:
     ap.add_argument('--arch', default='9.0', help='one GPU architecture (default 9.0, H100/H200)')
     ap.add_argument('--no-wrapper', action='store_true', help='call the real nvcc directly')
     args = ap.parse_args()
+    os.environ.setdefault('CUDA_HOME', '/usr/local/cuda')  # as build_mmcv.sh
     with tempfile.TemporaryDirectory() as tmp:
         root = args.mmcv_src
         if osp.isfile(root):
