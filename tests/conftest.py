@@ -14,3 +14,14 @@ def mmdet_default_scope():
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
     yield
+
+
+@pytest.fixture(scope='session')
+def tiny_synthetic_root(tmp_path_factory):
+    """A small synthetic DPS set (1 train + 1 val sequence of 2 frames, 128x256) for the tools'
+    tests on the tiny config."""
+    from mmpdepth.datasets.synthetic import write_synthetic_dps
+    root = str(tmp_path_factory.mktemp('synth'))
+    write_synthetic_dps(root, num_train_seqs=1, num_val_seqs=1, frames_per_seq=2, height=128,
+                        width=256, seed=5)
+    return root

@@ -1,7 +1,11 @@
 """Test (evaluate) a checkpoint (mmdet-style); prints PQ / DPQ / depth errors.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--show] [--tta] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--show] [--tta] [--overwrite] [--cfg-options k=v ...] [--launcher ...]
+        [--debug]
+
+Expected errors print one line and exit with status 2; --debug shows the traceback. The
+checkpoint loads weights-only and strictly (every tensor of the model, right shapes).
 """
 import argparse
 import os
@@ -16,6 +20,7 @@ from mmengine.runner import Runner
 import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
+from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
 
 
 def parse_args():
@@ -29,6 +34,7 @@ def parse_args():
                         help='save image | panoptic | depth panels here (inside work_dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -59,8 +65,14 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        raise InputError(f'{args.checkpoint}: checkpoint not found')
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise InputError(f'--out {args.out}: must be a .pkl file')
+        if osp.exists(args.out) and not args.overwrite:
+            raise InputError(f'--out {args.out}: exists (pass --overwrite to replace it)')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -80,12 +92,10 @@ def main():
     init_cpu_process_group_if_needed(args.launcher, cfg)  # torchrun without GPUs
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError('--out must be a .pkl file')
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
 
 
 if __name__ == '__main__':
     warnings.filterwarnings('ignore', category=UserWarning, module='mmengine')
-    main()
+    run_tool(main)

@@ -1,9 +1,14 @@
 """Train a model (mmdet-style).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--trust-checkpoint CKPT]
+        [--overwrite] [--amp] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--debug]
+
+Expected errors (a missing file, a refused checkpoint, a misspelt option) print one line and
+exit with status 2; --debug shows the traceback.
 """
 import argparse
+import glob
 import os
 import os.path as osp
 
@@ -14,6 +19,7 @@ from mmengine.runner import Runner
 import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
+from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
 
 
 def parse_args():
@@ -27,6 +33,12 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint of the work dir if no CKPT')
+    parser.add_argument('--trust-checkpoint', metavar='CKPT',
+                        help='resume from CKPT even if it needs full unpickling (runs code in '
+                        'it: only for a file you made or trust)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='start anew in a work dir that holds checkpoints of an earlier run '
+                        '(they are replaced as the new run saves)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -42,8 +54,7 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -56,6 +67,17 @@ def main():
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise RuntimeError('the config has no auto_scale_lr.base_batch_size')
         cfg.auto_scale_lr.enable = True
+    if args.trust_checkpoint:
+        if not osp.isfile(args.trust_checkpoint):
+            raise InputError(f'--trust-checkpoint {args.trust_checkpoint}: no such file')
+        cfg.trust_checkpoint = osp.realpath(args.trust_checkpoint)
+    earlier = sorted(glob.glob(osp.join(cfg.work_dir, 'iter_*.pth')) +
+                     glob.glob(osp.join(cfg.work_dir, 'epoch_*.pth')))
+    if earlier and args.resume is None and not args.overwrite:
+        raise InputError(f'{cfg.work_dir}: holds checkpoints of an earlier run '
+                         f'({", ".join(osp.basename(p) for p in earlier[:3])}'
+                         f'{", ..." if len(earlier) > 3 else ""}); pass --resume to continue it, '
+                         '--overwrite to start anew and replace them, or another --work-dir')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -69,4 +91,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

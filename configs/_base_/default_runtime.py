@@ -1,6 +1,7 @@
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmpdepth'], allow_failed_imports=False)
-# DPSRunner: resume may fully unpickle only the run's own work-dir checkpoints (README: FAQ)
+# DPSRunner: weights-only resume, strict load_from, atomic checkpoints (README: Checkpoint
+# safety, Failure behaviour)
 runner_type = 'DPSRunner'
 
 default_hooks = dict(
@@ -26,5 +27,7 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 find_unused_parameters = True
 
 log_level = 'INFO'
+# seed=0, deterministic=True make a resumed run end bit-identical to an uninterrupted one
+randomness = dict(seed=None, deterministic=False)
 load_from = None
 resume = False

@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
 ]
 load_from = 'work_dirs/panopticdepth_r50_fpn_10kx8_cityscapes-panoptic-fsf/iter_10000.pth'  # stage-2 output
+# strict loading (DPSRunner): the stage-2 checkpoint has every tensor but the depth branches'
+load_from_allow_missing = ('panoptic_head.depth_', )
 model = dict(
     # stages 2-3 fall back to Detectron2 defaults in the official configs: FrozenBN, stem and
     # res2 frozen

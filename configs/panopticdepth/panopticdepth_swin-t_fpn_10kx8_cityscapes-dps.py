@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
 ]
 load_from = 'work_dirs/panopticdepth_swin-t_fpn_10kx8_cityscapes-panoptic-fsf/iter_10000.pth'  # stage-2 output
+# strict loading (DPSRunner): the stage-2 checkpoint has every tensor but the depth branches'
+load_from_allow_missing = ('panoptic_head.depth_', )
 model = dict(
     # stages 2-3: patch embedding and the first stage frozen (as res2 for R-50)
     backbone=dict(frozen_stages=1, init_cfg=None))

@@ -23,6 +23,9 @@ from .point_cloud import backproject, default_intrinsics, render_point_cloud, wr
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 ANNOTATION_LOADERS = ('LoadDPSAnnotations', 'LoadAnnotations', 'LoadPanopticAnnotations')
+#: smallest image side, and largest long / short side ratio, the inferencer accepts
+MIN_IMAGE_SIDE = 16
+MAX_ASPECT_RATIO = 16
 
 
 class DPSInferencer(BaseInferencer):
@@ -53,6 +56,7 @@ class DPSInferencer(BaseInferencer):
             raise FileNotFoundError(f'{weights}: checkpoint not found')
         if weights is None:
             warnings.warn('no weights given: predictions come from a randomly initialised model')
+        self._weights_path = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          show_progress=show_progress)
         meta = {}
@@ -68,6 +72,14 @@ class DPSInferencer(BaseInferencer):
             'label_divisor', 1000)
 
     # ---------------------------------------------------------------------------------------
+
+    def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
+        """Strict: the checkpoint must hold every tensor of the model with its shape."""
+        if checkpoint is not None:
+            from mmpdepth.engine.runner import check_weights_complete
+            check_weights_complete(model, checkpoint, self._weights_path or 'checkpoint')
+        super()._load_weights_to_model(model, checkpoint, cfg)
+
     def _init_pipeline(self, cfg) -> Compose:
         """The test pipeline without annotation loading, reading paths or arrays."""
         steps = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
@@ -106,6 +118,14 @@ class DPSInferencer(BaseInferencer):
             notes.append('alpha channel dropped')
         elif img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f'{path or name}: unsupported image shape {img.shape}')
+        h, w = img.shape[:2]
+        if min(h, w) < MIN_IMAGE_SIDE:
+            raise ValueError(f'{path or name}: image of {w}x{h} px is too small (each side '
+                             f'must be at least {MIN_IMAGE_SIDE} px)')
+        if max(h, w) > MAX_ASPECT_RATIO * min(h, w):
+            raise ValueError(f'{path or name}: image of {w}x{h} px has an aspect ratio beyond '
+                             f'{MAX_ASPECT_RATIO}:1 (the test resize would squeeze one side to '
+                             'a few pixels)')
         return dict(img=np.ascontiguousarray(img), name=name, img_path=path, notes=notes)
 
     def collect_inputs(self, inputs) -> tuple:

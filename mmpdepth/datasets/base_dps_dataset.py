@@ -1,12 +1,24 @@
 """Common behaviour of the DPS datasets: index file or folder scan, filtering, camera lookup."""
 import glob
 import json
+import math
 import os
 import os.path as osp
 from typing import Dict, List, Optional
 
 from mmdet.datasets import BaseDetDataset
-from mmengine.fileio import load
+
+
+def load_json_index(path: str):
+    """Read an annotation index; JSON only (pickle and other formats can run code when read)."""
+    if not path.lower().endswith('.json'):
+        raise ValueError(f'{path}: annotation indexes must be JSON (.json); other formats such '
+                         'as .pkl can run code when loaded and are refused')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{path}: not valid JSON ({e})') from None
 
 
 class BaseDPSDataset(BaseDetDataset):
@@ -39,7 +51,7 @@ class BaseDPSDataset(BaseDetDataset):
             if not osp.isfile(self.ann_file):
                 raise FileNotFoundError(f'{self.ann_file}: annotation index not found; write it '
                                         'with tools/dataset_converters/ or set ann_file=""')
-            raw = load(self.ann_file)
+            raw = load_json_index(self.ann_file)
             if not isinstance(raw, dict) or 'data_list' not in raw:
                 raise ValueError(f'{self.ann_file}: expected a JSON dict with "data_list"')
             items = raw['data_list']
@@ -131,15 +143,33 @@ def cityscapes_frame_name(file_name: str) -> str:
 
 
 def read_camera_json(path: str) -> Dict[str, float]:
-    with open(path) as f:
-        cam = json.load(f)
-    intr = cam.get('intrinsic', cam)
+    """Cityscapes camera JSON (``intrinsic: {fx, fy, u0, v0}``, or those keys at the top) ->
+    ``dict(fx, fy, cx, cy)``; ``ValueError`` naming the file for anything else, and for focal
+    lengths that are not finite and positive."""
     try:
-        return dict(fx=float(intr['fx']), fy=float(intr['fy']),
-                    cx=float(intr.get('u0', intr.get('cx'))),
-                    cy=float(intr.get('v0', intr.get('cy'))))
-    except (KeyError, TypeError) as e:
-        raise ValueError(f'{path}: camera JSON needs fx, fy, u0/cx, v0/cy ({e})') from e
+        with open(path) as f:
+            cam = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{path}: not a camera JSON file ({e})') from None
+    intr = cam.get('intrinsic', cam) if isinstance(cam, dict) else None
+    try:
+        out = dict(fx=float(intr['fx']), fy=float(intr['fy']),
+                   cx=float(intr.get('u0', intr.get('cx'))),
+                   cy=float(intr.get('v0', intr.get('cy'))))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f'{path}: camera JSON needs numbers fx, fy, u0/cx, v0/cy '
+                         f'({type(e).__name__}: {e})') from None
+    check_intrinsics(out, path)
+    return out
+
+
+def check_intrinsics(intr: Dict[str, float], source: str) -> None:
+    """``ValueError`` naming ``source`` unless fx, fy are finite and > 0 and cx, cy finite."""
+    if not all(math.isfinite(intr[k]) for k in ('fx', 'fy', 'cx', 'cy')) or \
+            not (intr['fx'] > 0 and intr['fy'] > 0):
+        raise ValueError(f'{source}: focal lengths must be finite and positive and the '
+                         f'principal point finite; got fx={intr["fx"]}, fy={intr["fy"]}, '
+                         f'cx={intr["cx"]}, cy={intr["cy"]}')
 
 
 def list_dir(folder: str) -> List[str]:

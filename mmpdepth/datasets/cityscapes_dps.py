@@ -47,4 +47,13 @@ class CityscapesDPSDataset(BaseDPSDataset):
             items.append(dict(img_path=n, pan_path=pan if pan in names else None,
                               depth_path=depth if depth in names else None,
                               img_id=stem, seq_id=stem.split('_')[0]))
+        if not (self.test_mode and self.allow_missing_gt):
+            lone = sorted(n for n in names if n.endswith(PAN_SUFFIX)
+                          and n[:-len(PAN_SUFFIX)] + IMG_SUFFIX not in names)
+            if lone:
+                raise FileNotFoundError(
+                    f'{osp.join(folder, lone[0])}: annotation without its image '
+                    f'{lone[0][:-len(PAN_SUFFIX)] + IMG_SUFFIX}'
+                    f'{f" ({len(lone) - 1} more)" if len(lone) > 1 else ""}; a half-copied '
+                    'split would be evaluated on fewer frames')
         return items

@@ -2,11 +2,9 @@
 import os.path as osp
 from typing import List
 
-from mmengine.fileio import load
-
 from mmpdepth.registry import DATASETS
 
-from .base_dps_dataset import BaseDPSDataset
+from .base_dps_dataset import BaseDPSDataset, load_json_index
 from .class_meta import CITYSCAPES_DPS_METAINFO
 
 #: Cityscapes labelId -> trainId for the 19 evaluated classes
@@ -31,7 +29,7 @@ class CityscapesPanopticDataset(BaseDPSDataset):
         if not self.ann_file or not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'{self.ann_file}: Cityscapes panoptic JSON not found (make '
                                     'it with cityscapesscripts createPanopticImgs)')
-        raw = load(self.ann_file)
+        raw = load_json_index(self.ann_file)
         if 'annotations' not in raw or 'images' not in raw:
             raise ValueError(f'{self.ann_file}: not a cityscapes panoptic JSON (needs "images" '
                              'and "annotations")')

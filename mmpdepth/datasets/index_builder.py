@@ -1,5 +1,6 @@
 """Check a downloaded DPS tree and write the JSON index the datasets load fastest from."""
 import json
+import os
 import os.path as osp
 from typing import Dict
 
@@ -46,8 +47,11 @@ def build_index(dataset_type: str, root: str, split: str, img_prefix: str,
 
 
 def write_index(index: Dict, out: str) -> None:
-    with open(out, 'w') as f:
+    """Write the index atomically (temporary file, then rename)."""
+    tmp = f'{out}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
         json.dump(index, f)
+    os.replace(tmp, out)
 
 
 def summarize(index: Dict) -> str:
@@ -65,8 +69,13 @@ def index_cli(dataset_type: str, title: str, default_root: str, argv=None) -> in
     p.add_argument('--root', default=default_root)
     p.add_argument('--split', default='val', choices=['train', 'val', 'test'])
     p.add_argument('--out', default=None, help='index path (default ROOT/{split}_index.json)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing index file')
     args = p.parse_args(argv)
     out = args.out or osp.join(args.root, f'{args.split}_index.json')
+    if osp.isdir(out) or (osp.exists(out) and not args.overwrite):
+        print(f'error: {out}: exists{"" if osp.isdir(out) else " (pass --overwrite to replace it)"}'
+              f'{" and is a folder" if osp.isdir(out) else ""}', file=sys.stderr)
+        return 2
     try:
         index = build_index(dataset_type, args.root, args.split,
                             osp.join('video_sequence', args.split))

@@ -6,9 +6,9 @@
   naming the file and the offending globals.
 * Our runs write checkpoints that need no unsafe class at all (:class:`PlainCheckpointHook`
   stores mmengine's message hub as plain data), so they load weights-only too.
-* Full unpickling is only ever allowed for **resuming from the run's own work dir**
-  (:func:`trusted_dir` is entered by :class:`DPSRunner.resume`), e.g. for checkpoints written by
-  an older run without the hook. Nothing changes torch's process-wide default.
+* Full unpickling is only ever allowed for the **one file the user named** as trusted while
+  resuming (``tools/train.py --resume --trust-checkpoint FILE``; :func:`trusted_file` is entered
+  by :class:`DPSRunner.resume`). Nothing changes torch's process-wide default.
 """
 import contextlib
 import contextvars
@@ -20,8 +20,12 @@ import torch
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
-_TRUSTED_DIR: contextvars.ContextVar = contextvars.ContextVar('mmpdepth_trusted_dir',
-                                                              default=None)
+_TRUSTED_FILE: contextvars.ContextVar = contextvars.ContextVar('mmpdepth_trusted_file',
+                                                               default=None)
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint file cannot be read (truncated or not a torch checkpoint)."""
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -29,21 +33,19 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 
 @contextlib.contextmanager
-def trusted_dir(path: Optional[str]) -> Iterator[None]:
-    """Within this context, files under ``path`` may be fully unpickled if weights-only fails."""
-    token = _TRUSTED_DIR.set(osp.realpath(path) if path else None)
+def trusted_file(path: Optional[str]) -> Iterator[None]:
+    """Within this context, the file ``path`` (that one file only) may be fully unpickled if
+    weights-only loading fails."""
+    token = _TRUSTED_FILE.set(osp.realpath(path) if path else None)
     try:
         yield
     finally:
-        _TRUSTED_DIR.reset(token)
+        _TRUSTED_FILE.reset(token)
 
 
 def _is_trusted(filename: str) -> bool:
-    root = _TRUSTED_DIR.get()
-    if not root:
-        return False
-    real = osp.realpath(filename)
-    return osp.commonpath([real, root]) == root
+    trusted = _TRUSTED_FILE.get()
+    return bool(trusted) and osp.realpath(filename) == trusted
 
 
 def _unsafe_globals(filename: str) -> str:
@@ -61,17 +63,20 @@ def load_local_checkpoint(filename: str, map_location=None):
         raise FileNotFoundError(f'{filename} can not be found.')
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
+    except RuntimeError as e:  # torch's zip reader: truncated, or not a torch file at all
+        raise CheckpointReadError(f'{filename}: not a readable torch checkpoint (truncated, '
+                                  f'e.g. killed while saving, or another format: {e})') from e
     except pickle.UnpicklingError as e:
         if _is_trusted(filename):
-            print_log(f'{filename}: not loadable weights-only; fully unpickling it because it '
-                      'is a checkpoint of this run being resumed from its own work dir.',
-                      logger='current', level=30)
+            print_log(f'{filename}: not loadable weights-only; fully unpickling it because '
+                      '--trust-checkpoint names it.', logger='current', level=30)
             return torch.load(filename, map_location=map_location, weights_only=False)
         raise UnsafeCheckpointError(
             f'{filename}: refused to load — it is not a plain state dict and would need full '
             f'unpickling (globals: {_unsafe_globals(filename)}). Only weights and plain metadata '
-            'load from outside a resumed work dir. If you trust this file, convert it once with '
-            '`python tools/misc/convert_trusted_checkpoint.py SRC DST --i-trust-this-file`.'
+            'load. If you trust this file, convert it once with `python tools/misc/'
+            'convert_trusted_checkpoint.py SRC DST --i-trust-this-file` (or, to resume from '
+            'it, pass `--trust-checkpoint` with its path).'
         ) from e
 
 
@@ -84,5 +89,5 @@ def is_within(path: str, root: str) -> bool:
     return osp.commonpath([osp.realpath(path), osp.realpath(root)]) == osp.realpath(root)
 
 
-__all__ = ['UnsafeCheckpointError', 'trusted_dir', 'load_local_checkpoint',
+__all__ = ['CheckpointReadError', 'UnsafeCheckpointError', 'trusted_file', 'load_local_checkpoint',
            'register_safe_local_loader', 'is_within']

@@ -3,11 +3,16 @@
 Cityscapes-DVPS
     GT: ``*_gtFine_instanceTrainIds.png`` (16-bit, class*1000 + instance, void 32000) and
     ``*_depth.png`` (16-bit, metres * 256, 0 invalid). Predictions: a 3-channel uint8 PNG
-    ``[class, instance, 0]`` and a 16-bit depth PNG (metres * 256), named like the input images,
-    matched to GT per sequence (first ``_`` field) by sorted order.
+    ``[class, instance, 0]`` and a 16-bit depth PNG (metres * 256), named like the input images
+    (``<frame>_leftImg8bit.png``) or ``<frame>.png``, paired with the GT by frame key.
 SemKITTI-DVPS
     GT: ``*_gtFine_class.png``, ``*_gtFine_instance.png``, ``*_depth_<focal>.png``.
-    Predictions: ``*cat.png``, ``*ins.png`` and one depth PNG per frame, matched by sorted order.
+    Predictions: ``<frame>_cat.png``, ``<frame>_ins.png`` and a depth PNG ``<frame>[_depth].png``
+    per frame, paired with the GT by frame key.
+
+Frame key: the file name without its known suffix (``_gtFine_instanceTrainIds.png``,
+``_leftImg8bit.png``, ``_depth_<focal>.png``, ...). Files are paired by key, never by sorted
+order: a renamed, missing or extra file is an error naming it.
 
 Every reader checks dtype and size and raises ``ValueError`` naming the file.
 """
@@ -29,9 +34,15 @@ def read_png(path: str) -> np.ndarray:
         raise FileNotFoundError(f'{path}: file not found')
     try:
         with Image.open(path) as img:
-            return np.array(img)
+            fmt = img.format
+            arr = np.array(img)
     except Exception as e:  # PIL raises several types for broken files
-        raise ValueError(f'{path}: cannot be read as an image ({e})') from e
+        raise ValueError(f'{path}: cannot be read as an image (truncated or not an image: '
+                         f'{e})') from e
+    if path.lower().endswith('.png') and fmt != 'PNG':
+        raise ValueError(f'{path}: named .png but holds a {fmt} image (lossy or re-encoded '
+                         'labels would give wrong numbers)')
+    return arr
 
 
 def read_depth_png(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
@@ -145,20 +156,47 @@ def _group(names: List[str]) -> 'OrderedDict[str, List[str]]':
     return groups
 
 
-def _check_counts(kind: str, gt: Dict[str, List[str]], pred: Dict[str, List[str]],
-                  pred_dir: str) -> None:
-    missing = [s for s in gt if s not in pred]
-    extra = [s for s in pred if s not in gt]
+#: suffixes stripped to get a frame key, longest first
+FRAME_SUFFIXES = ('_gtFine_instanceTrainIds.png', '_gtFine_instance.png', '_gtFine_class.png',
+                  '_leftImg8bit.png', '_cat.png', '_ins.png', 'cat.png', 'ins.png', '.png')
+
+
+def frame_key(name: str) -> str:
+    """``name`` without its known suffix (also ``_depth.png`` / ``_depth_<focal>.png``)."""
+    base = osp.basename(name)
+    stem = base[:-len('.png')] if base.endswith('.png') else base
+    if '_depth' in stem:
+        head, _, tail = stem.rpartition('_depth')
+        if tail == '' or (tail.startswith('_') and tail[1:].replace('.', '', 1).isdigit()):
+            return head
+    for suf in FRAME_SUFFIXES:
+        if base.endswith(suf):
+            return base[:-len(suf)]
+    return stem
+
+
+def pair_by_key(keys: List[str], names: List[str], folder: str, kind: str) -> List[str]:
+    """The file of ``names`` for each frame key in ``keys`` (same order); every key needs
+    exactly one file and every file a key, else ``ValueError`` naming the file."""
+    by_key: Dict[str, str] = {}
+    for n in names:
+        k = frame_key(n)
+        if k in by_key:
+            raise ValueError(f'{osp.join(folder, n)}: a second {kind} file for frame {k} '
+                             f'(also {by_key[k]})')
+        by_key[k] = n
+    wanted = set(keys)
+    extra = sorted(n for k, n in by_key.items() if k not in wanted)
+    missing = [k for k in keys if k not in by_key]
     if missing:
-        raise ValueError(f'{pred_dir}: no {kind} for sequence(s) {missing} (first GT file: '
-                         f'{gt[missing[0]][0]})')
+        hint = f'; unpaired {kind} file: {osp.join(folder, extra[0])}' if extra else ''
+        raise ValueError(f'{folder}: no {kind} file for frame {missing[0]}'
+                         f'{f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""}'
+                         f'{hint}')
     if extra:
-        raise ValueError(f'{pred_dir}: {kind} file(s) of sequence(s) {extra} have no GT: '
-                         f'{pred[extra[0]][:3]}')
-    for s in gt:
-        if len(gt[s]) != len(pred[s]):
-            raise ValueError(f'{pred_dir}: sequence {s} has {len(gt[s])} GT frames but '
-                             f'{len(pred[s])} {kind} files ({pred[s][:3]} ...)')
+        raise ValueError(f'{osp.join(folder, extra[0])}: {kind} file of no GT frame'
+                         f'{f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""}')
+    return [by_key[k] for k in keys]
 
 
 def index_cityscapes_dvps(gt_dir: str, pan_dir: str,
@@ -176,46 +214,46 @@ def index_cityscapes_dvps(gt_dir: str, pan_dir: str,
             lost = sorted(set(stems) ^ set(dstems))
             raise ValueError(f'{gt_dir}: GT panoptic and depth files do not pair in sequence {s}:'
                              f' {lost[:3]}')
-    pred_pan = _group([n for n in _list(pan_dir, 'panoptic prediction') if n.endswith('.png')])
-    _check_counts('panoptic prediction', gt_pan, pred_pan, pan_dir)
+    gt_keys = [frame_key(n) for s in gt_pan for n in gt_pan[s]]
+    pred_pan = pair_by_key(gt_keys, [n for n in _list(pan_dir, 'panoptic prediction')
+                                     if n.endswith('.png')], pan_dir, 'panoptic prediction')
     pred_depth = None
     if depth_dir is not None:
-        pred_depth = _group([n for n in _list(depth_dir, 'depth prediction')
-                             if n.endswith('.png')])
-        _check_counts('depth prediction', gt_pan, pred_depth, depth_dir)
-    seqs = []
+        pred_depth = pair_by_key(gt_keys, [n for n in _list(depth_dir, 'depth prediction')
+                                           if n.endswith('.png')], depth_dir, 'depth prediction')
+    seqs, i = [], 0
     for s in gt_pan:
-        seqs.append([
-            DVPSFrame(gt=osp.join(gt_dir, g), gt_depth=osp.join(gt_dir, d),
-                      pred=osp.join(pan_dir, p),
-                      pred_depth=None if pred_depth is None else osp.join(depth_dir, pred_depth[s][i]))
-            for i, (g, d, p) in enumerate(zip(gt_pan[s], gt_depth[s], pred_pan[s]))
-        ])
+        frames = []
+        for g, d in zip(gt_pan[s], gt_depth[s]):
+            frames.append(DVPSFrame(
+                gt=osp.join(gt_dir, g), gt_depth=osp.join(gt_dir, d),
+                pred=osp.join(pan_dir, pred_pan[i]),
+                pred_depth=None if pred_depth is None else osp.join(depth_dir, pred_depth[i])))
+            i += 1
+        seqs.append(frames)
     return seqs
 
 
 def index_semkitti_dvps(gt_dir: str, pan_dir: str,
                         depth_dir: Optional[str]) -> List[List[DVPSFrame]]:
-    """Pair SemKITTI-DVPS GT and prediction files by sorted order (one list: all frames)."""
+    """Pair SemKITTI-DVPS GT and prediction files by frame key (one list: all frames)."""
     gt_names = _list(gt_dir, 'GT')
     gt_cls = [n for n in gt_names if n.endswith('_gtFine_class.png')]
     if not gt_cls:
         raise ValueError(f'{gt_dir}: no *_gtFine_class.png files')
-    gt_depth = [n for n in gt_names if '_depth' in n and n.endswith('.png')]
-    frames = []
+    keys = [frame_key(n) for n in gt_cls]
+    gt_depth = pair_by_key(keys, [n for n in gt_names if '_depth' in n and n.endswith('.png')],
+                           gt_dir, 'GT depth')
     pred_names = _list(pan_dir, 'panoptic prediction')
-    cats = [n for n in pred_names if n.endswith('cat.png')]
-    inss = [n for n in pred_names if n.endswith('ins.png')]
-    for kind, lst in (('*cat.png', cats), ('*ins.png', inss), ('GT depth', gt_depth)):
-        if len(lst) != len(gt_cls):
-            raise ValueError(f'{pan_dir if "png" in kind and kind[0] == "*" else gt_dir}: '
-                             f'{len(gt_cls)} GT frames but {len(lst)} {kind} files')
+    cats = pair_by_key(keys, [n for n in pred_names if n.endswith('cat.png')], pan_dir,
+                       '*cat.png prediction')
+    inss = pair_by_key(keys, [n for n in pred_names if n.endswith('ins.png')], pan_dir,
+                       '*ins.png prediction')
     depths = None
     if depth_dir is not None:
-        depths = [n for n in _list(depth_dir, 'depth prediction') if n.endswith('.png')]
-        if len(depths) != len(gt_cls):
-            raise ValueError(f'{depth_dir}: {len(gt_cls)} GT frames but {len(depths)} depth '
-                             'prediction files')
+        depths = pair_by_key(keys, [n for n in _list(depth_dir, 'depth prediction')
+                                    if n.endswith('.png')], depth_dir, 'depth prediction')
+    frames = []
     for i, c in enumerate(gt_cls):
         inst = c.replace('_gtFine_class.png', '_gtFine_instance.png')
         if not osp.isfile(osp.join(gt_dir, inst)):

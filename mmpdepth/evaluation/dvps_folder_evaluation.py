@@ -85,6 +85,10 @@ def evaluate_dvps_folders(protocol_name: str,
     stats = {k: PQStats.from_array(v) for k, v in total.items()}
     out = summarize_dpq(stats, protocol, skip_absent=skip_absent)
     if depth_dir is not None:
+        if not any(d[0] > 0 for d in dsums):  # d[0]: the frame's number of GT depth > 0 pixels
+            raise ValueError(f'{gt_dir}: no GT depth > 0 in any of the {len(frames)} frames '
+                             '(DPQ would equal PQ and the depth errors be NaN); are these the '
+                             'depth files of this split?')
         depth = summarize_depth(dsums)
         out.update(depth)
     out['_stats'] = stats

@@ -1,16 +1,18 @@
-"""Checkpoint loading rules: safe by default, our own checkpoints resume, pickles are refused."""
+"""Checkpoint loading rules: weights-only everywhere, trust only for a named file, strict
+load_from, validated auto-resume, atomic saving."""
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from mmpdepth.engine import DPSRunner, UnsafeCheckpointError, trusted_dir
+from mmpdepth.engine import DPSRunner, UnsafeCheckpointError, trusted_file
 
 
 class Evil:
@@ -47,8 +49,9 @@ def toy_dataloader():
                 collate_fn=dict(type='default_collate'))
 
 
-def make_runner(work_dir, max_iters=4, resume=False, load_from=None, hooks=True):
+def make_runner(work_dir, max_iters=4, resume=False, load_from=None, hooks=True, **cfg):
     return DPSRunner(
+        cfg=Config(cfg),
         model=ToyModel(), work_dir=str(work_dir), train_dataloader=toy_dataloader(),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
@@ -78,8 +81,8 @@ def test_crafted_pickle_is_refused_as_load_from(tmp_path):
     with pytest.raises(UnsafeCheckpointError):
         runner.load_or_resume()
     assert not osp.exists(marker)
-    # trust is limited to the work dir being resumed, never other paths
-    with trusted_dir(str(tmp_path / 'work')):
+    # trust is limited to the one file named, never its folder or other paths
+    with trusted_file(str(tmp_path / 'other.pth')):
         with pytest.raises(UnsafeCheckpointError):
             _load_checkpoint(path)
     assert not osp.exists(marker)
@@ -104,7 +107,7 @@ def test_our_checkpoints_load_weights_only_and_resume(tmp_path):
     assert osp.exists(work / 'iter_6.pth')
 
 
-def test_legacy_checkpoint_resumes_only_from_its_work_dir(tmp_path):
+def test_legacy_checkpoint_resumes_only_when_named_trusted(tmp_path):
     work = tmp_path / 'work'
     runner = make_runner(work, max_iters=2, hooks=False)  # plain mmengine: pickles HistoryBuffer
     runner.train()
@@ -114,17 +117,59 @@ def test_legacy_checkpoint_resumes_only_from_its_work_dir(tmp_path):
     # as load_from (weights) it is refused ...
     with pytest.raises(UnsafeCheckpointError):
         load_checkpoint(ToyModel(), legacy)
-    # ... but the run itself may resume from its own work dir
+    # ... and so is resuming from it, even from its own work dir (anyone who can write there
+    # could have put it there) ...
     runner2 = make_runner(work, max_iters=4, resume=True)
-    runner2.load_or_resume()
-    assert runner2.iter == 2
-    # a copy outside the work dir is not trusted for resume
-    outside = str(tmp_path / 'copy.pth')
-    with open(legacy, 'rb') as f, open(outside, 'wb') as g:
-        g.write(f.read())
-    runner3 = make_runner(tmp_path / 'other_work', max_iters=4, resume=True, load_from=outside)
-    with pytest.raises(UnsafeCheckpointError):
-        runner3.load_or_resume()
+    with pytest.raises(UnsafeCheckpointError, match='--trust-checkpoint'):
+        runner2.load_or_resume()
+    # ... unless the user names that very file as trusted
+    runner3 = make_runner(work, max_iters=4, resume=True, trust_checkpoint=legacy)
+    runner3.load_or_resume()
+    assert runner3.iter == 2
+
+
+def test_auto_resume_refuses_pointers_outside_and_links(tmp_path):
+    work = tmp_path / 'work'
+    make_runner(work, max_iters=4).train()
+    outside = tmp_path / 'x.pth'
+    outside.write_bytes((work / 'iter_4.pth').read_bytes())
+    (work / 'last_checkpoint').write_text(str(outside))
+    with pytest.raises(RuntimeError, match='outside the work dir'):
+        make_runner(work, max_iters=6, resume=True).load_or_resume()
+    os.symlink(str(outside), str(work / 'iter_5.pth'))
+    (work / 'last_checkpoint').write_text(str(work / 'iter_5.pth'))
+    with pytest.raises(RuntimeError, match='a link'):
+        make_runner(work, max_iters=6, resume=True).load_or_resume()
+
+
+def test_truncated_latest_checkpoint_is_reported_and_the_previous_used(tmp_path, caplog):
+    work = tmp_path / 'work'
+    make_runner(work, max_iters=4).train()
+    full = (work / 'iter_4.pth').read_bytes()
+    (work / 'iter_4.pth').write_bytes(full[:len(full) // 2])  # killed while saving
+    runner = make_runner(work, max_iters=6, resume=True)
+    runner.load_or_resume()
+    assert runner.iter == 2
+    assert not list(work.glob('.iter_*.tmp*'))
+
+
+def test_load_from_is_strict_and_names_the_problem(tmp_path):
+    class Wider(ToyModel):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 1)
+
+    path = str(tmp_path / 'w.pth')
+    torch.save(dict(state_dict=Wider().state_dict()), path)
+    with pytest.raises(RuntimeError, match=r'w.pth: does not fit this model: 1 wrong shape'):
+        make_runner(tmp_path / 'a', load_from=path).load_or_resume()
+    torch.save(dict(state_dict={'linear.weight': torch.zeros(1, 2)}), path)
+    with pytest.raises(RuntimeError, match=r'1 missing \(linear.bias\)'):
+        make_runner(tmp_path / 'b', load_from=path).load_or_resume()
+    runner = make_runner(tmp_path / 'c', load_from=path, load_from_allow_missing=['linear.b'])
+    runner.load_or_resume()
+    assert torch.equal(runner.model.linear.weight, torch.zeros(1, 2))
+    make_runner(tmp_path / 'd', load_from=path, load_from_strict=False).load_or_resume()
 
 
 def test_plain_conversion_round_trip():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.optim import build_optim_wrapper
 
 from mmpdepth.datasets.synthetic import write_synthetic_dps
 from mmpdepth.engine import AutoAmpOptimWrapper

@@ -80,7 +80,19 @@ def test_missing_prediction_file_is_named(tmp_path, capsys):
     assert eval_dpq.main(['cityscapes-dvps', '--gt-dir', gt, '--pan-dir', pan,
                           '--depth-dir', dep]) == 2
     err = capsys.readouterr().err
-    assert 'sequence 000001 has 6 GT frames but 5 panoptic prediction files' in err
+    key = victim[:-len('_leftImg8bit.png')]
+    assert f'no panoptic prediction file for frame {key}' in err
+
+
+def test_renamed_prediction_is_not_paired_by_sorted_order(tmp_path, capsys):
+    gt, pan, dep = cityscapes_tree(str(tmp_path))
+    victim = sorted(os.listdir(pan))[7]
+    renamed = victim.replace('_leftImg8bit', '_x_leftImg8bit')
+    os.rename(osp.join(pan, victim), osp.join(pan, renamed))
+    assert eval_dpq.main(['cityscapes-dvps', '--gt-dir', gt, '--pan-dir', pan,
+                          '--depth-dir', dep]) == 2
+    err = capsys.readouterr().err
+    assert victim[:-len('_leftImg8bit.png')] in err and renamed in err
 
 
 def test_extra_sequence_and_size_mismatch_are_errors(tmp_path, capsys):
@@ -88,7 +100,8 @@ def test_extra_sequence_and_size_mismatch_are_errors(tmp_path, capsys):
     write_cityscapes_dvps_pred(osp.join(pan, '000009_000000_x_leftImg8bit.png'),
                                np.zeros((16, 32), np.int64))
     assert eval_dpq.main(['cityscapes-dvps', '--gt-dir', gt, '--pan-dir', pan]) == 2
-    assert "sequence(s) ['000009']" in capsys.readouterr().err
+    assert ('000009_000000_x_leftImg8bit.png: panoptic prediction file of no GT frame'
+            in capsys.readouterr().err)
     os.remove(osp.join(pan, '000009_000000_x_leftImg8bit.png'))
     name = sorted(os.listdir(pan))[0]
     write_cityscapes_dvps_pred(osp.join(pan, name), np.zeros((8, 32), np.int64))

@@ -2,7 +2,6 @@
 import json
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from mmpdepth.datasets.synthetic import write_synthetic_dps
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py'
@@ -16,11 +15,8 @@ PY = sys.executable
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('synth'))
-    write_synthetic_dps(root, num_train_seqs=1, num_val_seqs=1, frames_per_seq=2, height=128,
-                        width=256, seed=5)
-    return root
+def data_root(tiny_synthetic_root):
+    return tiny_synthetic_root
 
 
 def opts(data_root, max_iters, interval):
@@ -75,10 +71,13 @@ def test_unsafe_checkpoint_is_refused_by_test_tool(data_root, tmp_path):
     assert 'refused to load' in r.stderr and not osp.exists(tmp_path / 'pwned')
 
 
-def test_killed_training_resumes_from_last_checkpoint(data_root, tmp_path):
+def test_killed_training_resumes_exactly(data_root, tmp_path):
+    """kill -9 after a checkpoint, then --resume: the same weights as an uninterrupted run."""
+    import torch
+    det = ['randomness.seed=0', 'randomness.deterministic=True']
     work = str(tmp_path / 'work')
     args = [PY, 'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options'] + \
-        opts(data_root, 8, 2)
+        opts(data_root, 8, 2) + det
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -89,12 +88,21 @@ def test_killed_training_resumes_from_last_checkpoint(data_root, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not osp.exists(osp.join(work, 'iter_8.pth'))
+    assert not [f for f in os.listdir(work) if '.tmp' in f]  # atomic saving leaves no debris
     r = run(args[:3] + ['--resume'] + args[3:])
     assert r.returncode == 0, r.stderr[-3000:]
     log = r.stdout + r.stderr
     assert 'resumed' in log.lower()
-    assert 'Iter(train) [1/8]' not in log and 'Iter(train) [5/8]' in log
-    assert osp.isfile(osp.join(work, 'iter_8.pth'))
+    assert 'Iter(train) [1/8]' not in log and 'Iter(train) [8/8]' in log
+    whole = str(tmp_path / 'whole')
+    r = run([PY, 'tools/train.py', CONFIG, '--work-dir', whole, '--cfg-options'] +
+            opts(data_root, 8, 4) + det)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = torch.load(osp.join(work, 'iter_8.pth'), weights_only=True)['state_dict']
+    b = torch.load(osp.join(whole, 'iter_8.pth'), weights_only=True)['state_dict']
+    assert a.keys() == b.keys() and len(a) > 100
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, differ[:5]
 
 
 def test_dist_train_with_two_processes_on_cpu(data_root, tmp_path):

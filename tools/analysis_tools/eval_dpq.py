@@ -28,11 +28,17 @@ def parse_args(argv=None):
                    help='average over classes present in GT or prediction only')
     p.add_argument('--classwise', action='store_true', help='print per-class PQ')
     p.add_argument('--out', default=None, help='write the summary JSON here')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.out and (osp.isdir(args.out) or (osp.exists(args.out) and not args.overwrite)):
+        print(f'error: --out {args.out}: exists' + (' and is a folder' if osp.isdir(args.out)
+                                                     else ' (pass --overwrite to replace it)'),
+              file=sys.stderr)
+        return 2
     try:
         res = evaluate_dvps_folders(args.dataset, args.gt_dir, args.pan_dir, args.depth_dir,
                                     eval_frames=args.eval_frames, nproc=args.nproc,
@@ -60,4 +66,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmpdepth.utils.cli import run_tool
+    run_tool(main)

@@ -6,7 +6,6 @@
 Expected tree (README, "Datasets"): ROOT/video_sequence/{train,val}/. Missing pairs are
 reported with the file name; the index is then used as ``ann_file`` in the dataset config.
 """
-import sys
 
 from mmpdepth.datasets.index_builder import index_cli
 
@@ -16,4 +15,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmpdepth.utils.cli import run_tool
+    run_tool(main)

@@ -11,10 +11,13 @@ panel and the separate layers), ``preds/`` (panoptic + depth PNGs in the formats
 intrinsics the point cloud uses a 60 degree horizontal field of view.
 """
 import argparse
+import os
+import os.path as osp
 import sys
 
 from mmpdepth.apis import DPSInferencer
-from mmpdepth.datasets.base_dps_dataset import read_camera_json
+from mmpdepth.datasets.base_dps_dataset import check_intrinsics, read_camera_json
+from mmpdepth.utils.cli import InputError, run_tool
 
 
 def parse_args(argv=None):
@@ -23,6 +26,8 @@ def parse_args(argv=None):
     p.add_argument('config', help='config file')
     p.add_argument('--weights', default=None, help='checkpoint')
     p.add_argument('--out-dir', default='outputs')
+    p.add_argument('--overwrite', action='store_true',
+                   help='write into an --out-dir that already holds files')
     p.add_argument('--device', default='cpu')
     p.add_argument('--batch-size', type=int, default=1)
     p.add_argument('--show', action='store_true')
@@ -42,21 +47,26 @@ def intrinsics_from_args(args):
     vals = [getattr(args, k) for k in ('fx', 'fy', 'cx', 'cy')]
     if any(v is not None for v in vals):
         if not all(v is not None for v in vals):
-            raise ValueError('give all of --fx --fy --cx --cy, or none')
-        return dict(zip(('fx', 'fy', 'cx', 'cy'), vals))
+            raise InputError('--fx --fy --cx --cy: give all four, or none')
+        intr = dict(zip(('fx', 'fy', 'cx', 'cy'), vals))
+        check_intrinsics(intr, '--fx/--fy/--cx/--cy')
+        return intr
     if args.camera_json:
-        return read_camera_json(args.camera_json)
+        return read_camera_json(args.camera_json)  # checks the values too
     return None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        intrinsics = intrinsics_from_args(args)
-        inferencer = DPSInferencer(args.config, args.weights, device=args.device)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    intrinsics = intrinsics_from_args(args)
+    if not osp.exists(args.inputs):
+        raise InputError(f'{args.inputs}: no such image or folder')
+    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        raise InputError(f'--out-dir {args.out_dir}: exists and is not a folder')
+    if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.overwrite:
+        raise InputError(f'--out-dir {args.out_dir}: not empty (pass --overwrite to write into '
+                         'it, replacing results of the same names)')
+    inferencer = DPSInferencer(args.config, args.weights, device=args.device)
     out = inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir,
                      show=args.show, no_save_vis=args.no_save_vis,
                      no_save_pred=args.no_save_pred, save_pcd=args.save_pcd,
@@ -71,4 +81,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 import mmcv
 from mmengine.registry import init_default_scope
@@ -107,4 +106,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmpdepth.utils.cli import run_tool
+    run_tool(main)

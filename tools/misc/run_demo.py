@@ -25,6 +25,7 @@ from mmengine.registry import init_default_scope
 import mmpdepth  # noqa: F401
 from mmpdepth.datasets.synthetic import write_synthetic_dps
 from mmpdepth.registry import RUNNERS
+from mmpdepth.utils.cli import InputError, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
@@ -52,6 +53,22 @@ def flat(metrics: dict) -> dict:
     return {k: round(float(metrics[f'dps/{k}']), 3) for k in KEYS if f'dps/{k}' in metrics}
 
 
+DEMO_MARK = '.mmpdepth-demo-output'
+
+
+def claim_output_dir(out_dir: str, overwrite: bool) -> None:
+    """Make ``out_dir`` ours: new, empty, written by an earlier demo run (it holds our mark),
+    or ``--overwrite`` given. Anything else stops before a file is touched."""
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise InputError(f'--out-dir {out_dir}: exists and is not a folder')
+    ours = osp.isfile(osp.join(out_dir, DEMO_MARK))
+    if osp.isdir(out_dir) and os.listdir(out_dir) and not ours and not overwrite:
+        raise InputError(f'--out-dir {out_dir}: holds files not written by the demo; pass '
+                         '--overwrite to write into it (its vis/ is replaced) or another folder')
+    os.makedirs(out_dir, exist_ok=True)
+    open(osp.join(out_dir, DEMO_MARK), 'w').close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--config', default=CONFIG)
@@ -59,13 +76,15 @@ def main():
     p.add_argument('--data', default=osp.join(ROOT, 'data/synthetic_dps'))
     p.add_argument('--out-dir', default=osp.join(ROOT, 'outputs/demo'))
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--overwrite', action='store_true',
+                   help='write into an --out-dir that holds other files (its vis/ is replaced)')
     args = p.parse_args()
+    claim_output_dir(args.out_dir, args.overwrite)
     t0 = time.time()
     init_default_scope('mmdet')
     if not osp.isdir(osp.join(args.data, 'video_sequence', 'val')):
         print(f'[demo] writing the synthetic DPS set to {args.data}')
         write_synthetic_dps(args.data)
-    os.makedirs(args.out_dir, exist_ok=True)
 
     print('[demo] 1/3 evaluating an untrained (randomly initialised) model')
     runner = RUNNERS.build(demo_config(args, osp.join(args.out_dir, 'untrained'), draw=False))
@@ -110,4 +129,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
