@@ -2,6 +2,7 @@
 
     python benchmarks/bench_dpq.py [--frames 300] [--height 1024] [--width 2048]
         [--ref-frames 20] [--nproc 1 2] [--repeat 3] [--workdir DIR]
+    python benchmarks/bench_dpq.py --reference PATH/eval_dvpq.py [--frames 60] [--rounds 3]
 
 Writes synthetic Cityscapes-DVPS GT and predictions (1024x2048, realistic segment counts:
 scenes from the synthetic renderer, predictions with shifted boundaries, split / merged
@@ -15,10 +16,25 @@ instances and noisy depth) and evaluates all four thresholds (PQ + DPQ@{0.5,0.25
   gets the predictions in memory during training / ``tools/test.py``), fastest of ``--repeat``.
 
 Prints a table of frames/s. File reading, where included, uses the same reader for both.
+
+``--reference PATH``: side by side with a reference script given by path (ViP-DeepLab's
+``cityscapes-dvps/eval_dvpq.py``, not shipped), whole-process wall times, in alternating
+rounds (median of ``--rounds``): the reference run once per threshold as its README does (PQ
+with ``--depth_thres 0``, then 0.5 / 0.25 / 0.1; it starts ``2 * cpu_count`` worker processes
+each time and reads ``video_sequence/val`` from its working directory), ours
+(``tools/analysis_tools/eval_dpq.py``, all thresholds in one run) with 1 and 2 processes, and
+the decode floor (a process that only decodes every PNG once with our reader, 1 and 2
+processes). The printed reference numbers must equal ours (to their 2 decimals; a NaN on one
+side only is a difference). Every class appears in each frame, so no mean is NaN.
+Current Pillow reads 16-bit depth PNGs as uint16, where the reference's ``pred - gt`` wraps
+around: time a copy whose two depth reads are cast to int32 (else its DPQ differs).
 """
 import argparse
+import json
 import os
 import os.path as osp
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +52,18 @@ from mmpdepth.evaluation.dvps_folder_evaluation import evaluate_dvps_folders  # 
 from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, DPQ_THRESHOLDS,  # noqa: E402
                                             apply_depth_threshold, window_stats)
 from reference_dvpq import reference_pq_stats  # noqa: E402
+
+
+def paint_every_class(ids: np.ndarray, pred: np.ndarray, rng) -> None:
+    """A strip of 19 blocks at the bottom, one per class (things with an instance id), in GT
+    and prediction (shifted by a few pixels), so that every class has TP / FN / FP counts."""
+    h, w = ids.shape
+    bh, bw = max(h // 16, 4), w // 19
+    for c in range(19):
+        val = c * 1000 + (1 if c >= 11 else 0)
+        ids[h - bh:, c * bw:(c + 1) * bw] = val
+        dx = int(rng.integers(-bw // 8, bw // 8 + 1))
+        pred[h - bh:, max(c * bw + dx, 0):max((c + 1) * bw + dx, 0)] = val
 
 
 def make_set(out: str, frames: int, h: int, w: int, seed: int = 0) -> None:
@@ -65,6 +93,7 @@ def make_set(out: str, frames: int, h: int, w: int, seed: int = 0) -> None:
                 pred[m & (np.arange(w)[None] < xs[len(xs) // 2])] = (t // 1000) * 1000 + 200
         y0, x0 = rng.integers(0, h - 64), rng.integers(0, w - 64)
         pred[y0:y0 + 64, x0:x0 + 64] = 8000
+        paint_every_class(ids, pred, rng)
         pdepth = depth * rng.uniform(0.85, 1.15, depth.shape)
         seq, frame = i // 6, i % 6
         stem = f'{seq:06d}_{frame:06d}_bench_{seq:06d}_{frame:06d}'
@@ -92,6 +121,104 @@ def reference_arrays(gt, pred, pdep, gdep):
     return out
 
 
+DECODE_FLOOR = """
+import os, sys
+from multiprocessing import get_context
+import cv2
+def read(p):
+    return cv2.imread(p, cv2.IMREAD_UNCHANGED).shape
+root, n = sys.argv[1], int(sys.argv[2])
+files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs
+               if f.endswith('.png'))
+if n > 1:
+    with get_context('fork').Pool(n) as pool:
+        list(pool.imap(read, files, chunksize=8))
+else:
+    list(map(read, files))
+"""
+
+
+def timed(cmd, cwd=None):
+    """Whole-process wall time and stdout of a command (it must succeed)."""
+    t = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f'{cmd[:3]} failed: {r.stderr[-2000:]}')
+    return dt, r.stdout
+
+
+def parse_reference(stdout: str):
+    """The reference prints 'PQ PQ_th PQ_st' with 2 decimals as its last line."""
+    return [float(v) for v in stdout.strip().splitlines()[-1].split()]
+
+
+def same_number(a: float, b: float) -> bool:
+    """Equal to the reference's 2 printed decimals; a NaN on one side only differs."""
+    if np.isnan(a) or np.isnan(b):
+        return bool(np.isnan(a) and np.isnan(b))
+    return abs(round(a, 2) - b) <= 0.005 + 1e-9
+
+
+def side_by_side(args, data: str) -> None:
+    """Reference script vs ours vs the decode floor on the same files, alternating rounds."""
+    gt_dir, pan_dir, dep_dir = (osp.join(data, d) for d in ('gt', 'pan', 'depth'))
+    cwd = tempfile.mkdtemp(prefix='bench_dpq_ref_')  # the reference reads video_sequence/val
+    os.makedirs(osp.join(cwd, 'video_sequence'))
+    os.symlink(gt_dir, osp.join(cwd, 'video_sequence', 'val'))
+    py = sys.executable
+    thresholds = (0, 0.5, 0.25, 0.1)
+    runs = {}
+
+    def add(name, dt):
+        runs.setdefault(name, []).append(dt)
+
+    ref_numbers = {}
+    ours_json = osp.join(cwd, 'ours.json')
+    for _ in range(args.rounds):
+        total = 0.0
+        for lam in thresholds:
+            dt, out = timed([py, osp.abspath(args.reference), '--pan_dir', pan_dir,
+                             '--depth_dir', dep_dir, '--depth_thres', str(lam)], cwd=cwd)
+            total += dt
+            ref_numbers[lam] = parse_reference(out)
+        add('ref', total)
+        for n in (1, 2):
+            dt, _ = timed([py, osp.join(ROOT, 'tools', 'analysis_tools', 'eval_dpq.py'),
+                           'cityscapes-dvps', '--gt-dir', gt_dir, '--pan-dir', pan_dir,
+                           '--depth-dir', dep_dir, '--nproc', str(n), '--out', ours_json,
+                           '--overwrite'])
+            add(f'ours{n}', dt)
+            dt, _ = timed([py, '-c', DECODE_FLOOR, data, str(n)])
+            add(f'floor{n}', dt)
+    ours = json.load(open(ours_json))
+    diffs = []
+    for lam in thresholds:
+        key = '' if lam == 0 else f'@{lam:g}'
+        names = (f'PQ{key}', f'PQ_th{key}', f'PQ_st{key}') if lam == 0 else \
+            (f'DPQ{key}', f'DPQ_th{key}', f'DPQ_st{key}')
+        for name, ref in zip(names, ref_numbers[lam]):
+            if not same_number(ours[name], ref):
+                diffs.append(f'{name}: ours {ours[name]!r}, reference {ref!r}')
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    n_frames = args.frames
+    print(f'\n{n_frames} frames {args.height}x{args.width}, PQ + DPQ@0.5/0.25/0.1, whole-process '
+          f'wall time, median of {args.rounds} alternating rounds:')
+    print(f'{"":52s} {"seconds":>8s} {"frames/s":>9s} {"vs reference":>13s}')
+    rows = [('reference, run per threshold (4 x %d processes)' % (2 * os.cpu_count()), 'ref'),
+            ('ours, eval_dpq.py --nproc 1', 'ours1'), ('ours, eval_dpq.py --nproc 2', 'ours2'),
+            ('decode floor, 1 process', 'floor1'), ('decode floor, 2 processes', 'floor2')]
+    for label, k in rows:
+        print(f'{label:52s} {med[k]:8.2f} {n_frames / med[k]:9.2f} '
+              f'{med["ref"] / med[k]:12.1f}x')
+    print(f'ours / decode floor: {med["ours1"] / med["floor1"]:.2f}x (1 process), '
+          f'{med["ours2"] / med["floor2"]:.2f}x (2 processes)')
+    print('numbers: ' + ('equal to the reference\'s printed PQ / DPQ (all, things, stuff) at '
+                         'every threshold' if not diffs else 'DIFFER: ' + '; '.join(diffs)))
+    if diffs:
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--frames', type=int, default=300)
@@ -102,6 +229,9 @@ def main():
     ap.add_argument('--repeat', type=int, default=3,
                     help='timed runs of each decoded-frame loop (the fastest is reported)')
     ap.add_argument('--workdir', default=None, help='keep the generated files here')
+    ap.add_argument('--reference', default=None,
+                    help='path of ViP-DeepLab\'s cityscapes-dvps/eval_dvpq.py: side-by-side mode')
+    ap.add_argument('--rounds', type=int, default=3, help='side-by-side rounds (median)')
     args = ap.parse_args()
     tmp = args.workdir or tempfile.mkdtemp(prefix='bench_dpq_')
     t = time.time()
@@ -109,6 +239,10 @@ def main():
         make_set(tmp, args.frames, args.height, args.width)
     print(f'data: {args.frames} frames {args.height}x{args.width} in {tmp} '
           f'({time.time() - t:.0f} s to write)')
+    if args.reference:
+        if not osp.isfile(args.reference):
+            sys.exit(f'--reference {args.reference}: no such file')
+        return side_by_side(args, tmp)
     gt_dir, pan_dir, dep_dir = (osp.join(tmp, d) for d in ('gt', 'pan', 'depth'))
     folder_rows = []
     fast_stats = None
@@ -141,7 +275,9 @@ def main():
         for lam, st in fast.items():
             iou, tp, fp, fn = ref[lam]
             assert st.tp.tolist() == tp and st.fp.tolist() == fp and st.fn.tolist() == fn
-            max_diff = max(max_diff, float(np.abs(st.iou - np.asarray(iou)).max()))
+            iou = np.asarray(iou, np.float64)
+            assert (np.isnan(st.iou) == np.isnan(iou)).all(), 'a NaN on one side only'
+            max_diff = max(max_diff, float(np.nanmax(np.abs(st.iou - iou), initial=0.0)))
 
     # the same frames already decoded (what DPQMetric does inside training: no file reading);
     # each loop is timed --repeat times and the fastest run is kept

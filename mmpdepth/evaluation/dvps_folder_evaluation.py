@@ -2,6 +2,9 @@
 
 Used by ``tools/analysis_tools/eval_dpq.py`` and by ``benchmarks/bench_dpq.py``.
 """
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from multiprocessing import get_context
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -18,12 +21,19 @@ RESULT_KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ@0.5', 'DPQ_th@0.5', 'DPQ_st@0.5', 'D
                'DPQ_th', 'DPQ_st', 'AbsRel', 'RMSE')
 
 
-def _evaluate_window(task: Tuple[List[DVPSFrame], List[int]], protocol_name: str,
-                     with_depth: bool) -> Tuple[Dict, List[np.ndarray]]:
+def _load_window(task: Tuple[List[DVPSFrame], List[int]], protocol_name: str,
+                 with_depth: bool) -> Tuple[list, List[int]]:
+    """Decode a window's files: ([(gt, pred, pred_depth, gt_depth) per frame], owned)."""
     frames, owned = task
+    return [load_frame(f, protocol_name, with_depth) for f in frames], owned
+
+
+def _score_window(loaded: Tuple[list, List[int]], protocol_name: str,
+                  with_depth: bool) -> Tuple[Dict, List[np.ndarray]]:
+    """PQ / DPQ statistics of a decoded window and the depth sums of the frames it owns."""
+    frames, owned = loaded
     protocol = get_protocol(protocol_name)
-    loaded = [load_frame(f, protocol_name, with_depth) for f in frames]
-    gts, preds, pdeps, gdeps = (list(x) for x in zip(*loaded))
+    gts, preds, pdeps, gdeps = (list(x) for x in zip(*frames))
     thresholds = (None, ) + (DPQ_THRESHOLDS if with_depth else ())
     stats = window_stats(gts, preds, pdeps if with_depth else None,
                          gdeps if with_depth else None, protocol, thresholds)
@@ -73,8 +83,9 @@ def evaluate_dvps_folders(protocol_name: str,
     for fi, (wi, j) in owner.items():
         owned[wi].append(j)
     tasks = [([frames[i] for i in w], owned[wi]) for wi, w in enumerate(windows)]
-    fn = partial(_evaluate_window, protocol_name=protocol_name, with_depth=depth_dir is not None)
-    results = _run(fn, tasks, nproc, progress)
+    kw = dict(protocol_name=protocol_name, with_depth=depth_dir is not None)
+    results = _run(partial(_load_window, **kw), partial(_score_window, **kw), tasks, nproc,
+                   progress)
 
     total: Dict = {}
     dsums = []
@@ -97,26 +108,55 @@ def evaluate_dvps_folders(protocol_name: str,
     return out
 
 
-def _run(fn, tasks: Sequence, nproc: int, progress: bool) -> List:
+class _TextProgress:
+    """A dependency-free progress line (mmengine's ``ProgressBar`` when mmengine is loaded
+    anyway; importing it only for this costs more than evaluating a short set)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.time()
+
+    def update(self) -> None:
+        self.done += 1
+        rate = self.done / max(time.time() - self.start, 1e-9)
+        print(f'\r[{self.done}/{self.total}] {rate:.1f} task/s, ETA '
+              f'{(self.total - self.done) / rate:.0f}s', end='', file=sys.stderr, flush=True)
+
+
+def _run(load, score, tasks: Sequence, nproc: int, progress: bool) -> List:
+    """``score(load(task))`` for every task, in order. One process: a reader thread decodes
+    the next task's files while this one is scored (decoding releases the GIL). Several: a
+    fork pool streams the tasks to the workers."""
     bar = None
     if progress:
-        try:
+        if 'mmengine' in sys.modules:
             from mmengine.utils import ProgressBar
             bar = ProgressBar(len(tasks))
-        except ImportError:  # pragma: no cover - mmengine is a dependency
-            bar = None
+        else:
+            bar = _TextProgress(len(tasks))
     out = []
-    if nproc <= 1:
-        for t in tasks:
-            out.append(fn(t))
-            if bar:
-                bar.update()
-    else:
-        with get_context('fork').Pool(nproc) as pool:
-            for r in pool.imap(fn, tasks, chunksize=max(1, len(tasks) // (nproc * 8))):
-                out.append(r)
-                if bar:
-                    bar.update()
-    if bar:
-        print()
+    try:
+        if nproc <= 1:
+            with ThreadPoolExecutor(1) as reader:
+                pending = reader.submit(load, tasks[0]) if tasks else None
+                for i in range(len(tasks)):
+                    loaded = pending.result()
+                    if i + 1 < len(tasks):
+                        pending = reader.submit(load, tasks[i + 1])
+                    out.append(score(loaded))
+                    if bar:
+                        bar.update()
+        else:
+            fn = partial(_load_and_score, load, score)
+            with get_context('fork').Pool(nproc) as pool:
+                for r in pool.imap(fn, tasks, chunksize=max(1, len(tasks) // (nproc * 8))):
+                    out.append(r)
+                    if bar:
+                        bar.update()
+    finally:
+        if bar:  # end the progress line, also before an error message
+            print(file=sys.stderr if isinstance(bar, _TextProgress) else sys.stdout)
     return out
+
+
+def _load_and_score(load, score, task):
+    return score(load(task))

@@ -137,3 +137,18 @@ def test_semkitti_layout(tmp_path):
     # SemKITTI eps = 1e-10: absent classes count as 0, so the class mean is 2 / 19 perfect classes
     assert res['PQ'] == pytest.approx(100 * 2 / 19, rel=1e-6)
     assert res['PQ_th'] == pytest.approx(100 / 8, rel=1e-6)
+
+
+def test_cli_imports_neither_torch_nor_openmmlab(tmp_path):
+    """The folder evaluator starts without torch / mmcv / mmdet / mmengine (start-up cost)."""
+    import subprocess
+    tool = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_dpq.py')
+    code = ('import sys, runpy; sys.argv = ["eval_dpq.py", "--help"]\n'
+            f'try:\n    runpy.run_path({tool!r}, run_name="__main__")\n'
+            'except SystemExit:\n    pass\n'
+            'print(sorted(m for m in ("torch", "mmcv", "mmdet", "mmengine", "mmseg") '
+            'if m in sys.modules))')
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == '[]'

@@ -1,4 +1,6 @@
 import math
+import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -8,6 +10,8 @@ from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, SEMKITTI_DVPS, PQSt
                                             summarize_dpq, summarize_pq, window_stats)
 
 from .reference_dvpq import reference_depth_filter, reference_pq_stats
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CS = dict(label_divisor=1000, void_category=32, num_categories=20)
 
@@ -214,3 +218,15 @@ def test_fast_path_equals_per_segment_reference_on_random_maps(seed, protocol):
         np.testing.assert_array_equal(fast.fn, ref[3])
         if lam is None:
             assert sum(ref[1]) > 10 and sum(ref[2]) > 0 and sum(ref[3]) > 0  # non-trivial maps
+
+
+def test_equality_checks_count_a_one_sided_nan_as_a_difference():
+    """The comparisons of evaluator outputs (here, bench_dpq's side-by-side check) treat NaN
+    on one side only as a difference, NaN on both as equal."""
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    from bench_dpq import same_number
+    assert not same_number(float('nan'), 12.34) and not same_number(12.34, float('nan'))
+    assert same_number(float('nan'), float('nan')) and same_number(12.344, 12.34)
+    assert not same_number(12.36, 12.34)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose([np.nan, 1.0], [0.5, 1.0], rtol=0, atol=1e-9)

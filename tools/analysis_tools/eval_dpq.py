@@ -6,13 +6,42 @@
 Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see README FAQ).
 """
 import argparse
+import importlib.util
 import json
+import os
 import os.path as osp
 import sys
+import types
 
-from mmpdepth.evaluation.dvps_folder_evaluation import RESULT_KEYS, evaluate_dvps_folders
-from mmpdepth.evaluation.functional import get_protocol, summarize_pq
-from mmpdepth.evaluation.result_table import classwise_table, summary_table
+# one BLAS thread per process: the depth metrics' dot products are memory-bound, and threads
+# of several workers would fight over the cores (set before numpy is imported)
+for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ.setdefault(_var, '1')
+
+
+def import_evaluation_light():
+    """Import ``mmpdepth.evaluation``'s numpy-only modules without running the package's
+    ``__init__`` (which imports torch, mmcv and mmdet to register the model): the package
+    and ``mmpdepth.evaluation`` are entered as bare namespace modules when mmpdepth is not
+    imported yet, so the evaluator starts in a fraction of a second."""
+    if 'mmpdepth' not in sys.modules:
+        spec = importlib.util.find_spec('mmpdepth')
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError('mmpdepth is not installed (pip install -e .)')
+        root = spec.submodule_search_locations[0]
+        for name, path in (('mmpdepth', root), ('mmpdepth.evaluation', osp.join(root,
+                                                                             'evaluation'))):
+            mod = types.ModuleType(name)
+            mod.__path__ = [path]
+            sys.modules[name] = mod
+    from mmpdepth.evaluation import dvps_folder_evaluation, functional, result_table
+    return dvps_folder_evaluation, functional, result_table
+
+
+_folders, _functional, _tables = import_evaluation_light()
+RESULT_KEYS, evaluate_dvps_folders = _folders.RESULT_KEYS, _folders.evaluate_dvps_folders
+get_protocol, summarize_pq = _functional.get_protocol, _functional.summarize_pq
+classwise_table, summary_table = _tables.classwise_table, _tables.summary_table
 
 
 def parse_args(argv=None):
@@ -43,8 +72,8 @@ def main(argv=None) -> int:
         res = evaluate_dvps_folders(args.dataset, args.gt_dir, args.pan_dir, args.depth_dir,
                                     eval_frames=args.eval_frames, nproc=args.nproc,
                                     skip_absent=args.skip_absent)
-    except (FileNotFoundError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
+    except (OSError, ValueError, KeyError) as e:
+        print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         return 2
     print(f'{args.dataset}: {res["_num_frames"]} frames, {res["_num_windows"]} windows of '
           f'{args.eval_frames} frame(s)')
@@ -57,7 +86,6 @@ def main(argv=None) -> int:
     if args.out:
         summary = {k: float(res[k]) for k in RESULT_KEYS if k in res}
         if osp.dirname(args.out):
-            import os
             os.makedirs(osp.dirname(args.out), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(summary, f, indent=2)
@@ -66,5 +94,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    from mmpdepth.utils.cli import run_tool
-    run_tool(main)
+    sys.exit(main())  # main() reports expected errors itself, as one line (status 2)
