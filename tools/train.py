@@ -21,6 +21,8 @@ from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
 from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a depth-aware panoptic model')
@@ -48,6 +50,23 @@ def parse_args():
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def check_load_from(cfg) -> None:
+    """Stop before the model is built when ``load_from`` is missing; when it is the output of
+    an earlier stage (``work_dirs/<stage config>/...``), name that stage and its command."""
+    path = cfg.get('load_from', None)
+    if not path or '://' in str(path) or osp.isfile(path):
+        return
+    what = 'resume checkpoint' if cfg.get('resume', False) else 'load_from checkpoint'
+    stage = osp.basename(osp.dirname(osp.normpath(path)))
+    found = glob.glob(osp.join(ROOT, 'configs', '**', f'{stage}.py'), recursive=True)
+    if found:
+        producer = osp.relpath(found[0], ROOT)
+        raise InputError(f'{path}: {what} not found; it is written by the stage {producer}: '
+                         f'train that first (tools/dist_train.sh {producer} 8, or '
+                         'tools/dist_train_stages.sh for all stages), or set load_from')
+    raise InputError(f'{path}: {what} not found')
 
 
 def main():
@@ -84,6 +103,7 @@ def main():
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    check_load_from(cfg)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     init_cpu_process_group_if_needed(args.launcher, cfg)  # torchrun without GPUs
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -321,6 +321,14 @@ def test_train_does_not_replace_an_earlier_runs_checkpoints(tmp_path, synth):
     assert (work / 'iter_2.pth').read_bytes() == b'earlier run'
 
 
+def test_train_missing_stage_checkpoint_names_the_stage(tmp_path):
+    r = call_tool(TRAIN, ['configs/pdepth_r50_cityscapes-dps.py', '--work-dir',
+                          str(tmp_path / 'w')])
+    assert_clear_error(r, 'panoptic-fsf/iter_10000.pth', 'not found',
+                       'panopticdepth_r50_fpn_10kx8_cityscapes-panoptic-fsf.py', 'dist_train')
+    assert not osp.exists(tmp_path / 'w' / 'iter_1.pth')
+
+
 def test_train_resume_pointer_outside_the_work_dir(tmp_path, synth, tiny_ckpt):
     work = tmp_path / 'work'
     work.mkdir()

@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py, tools/dist_train.sh and --resume on the tiny synthetic config."""
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,3 +118,29 @@ def test_dist_train_with_two_processes_on_cpu(data_root, tmp_path):
     text = ''.join(open(p).read() for p in logs)
     assert 'Distributed launcher: pytorch' in text and 'Distributed training: True' in text
     assert 'GPU number: 2' in text  # mmengine's name for the world size
+
+
+def test_stage_chain_script_runs_the_stages_in_order_and_skips_finished_ones(tmp_path):
+    root = tmp_path / 'repo'
+    (root / 'tools').mkdir(parents=True)
+    shutil.copy(osp.join(ROOT, 'tools', 'dist_train_stages.sh'), root / 'tools')
+    os.symlink(osp.join(ROOT, 'configs'), root / 'configs')
+    env = dict(os.environ, PYTHON=PY)
+    cmd = ['bash', str(root / 'tools' / 'dist_train_stages.sh'), 'swin-t', 'semkitti', '8',
+           '--dry-run', '--amp']
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith('[stages]')]
+    assert [ln.split()[1].rstrip(':') for ln in lines] == [
+        f'panopticdepth_swin-t_fpn_{s}' for s in ('130kx32_cityscapes-panoptic',
+                                                  '10kx8_cityscapes-panoptic-fsf',
+                                                  '10kx8_cityscapes-dps', '10kx8_semkitti-dps')]
+    assert all(ln.endswith(' 8 --amp') for ln in lines)
+    done = root / 'work_dirs' / 'panopticdepth_swin-t_fpn_130kx32_cityscapes-panoptic'
+    done.mkdir(parents=True)
+    (done / 'iter_130000.pth').write_bytes(b'')
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert 'cityscapes-panoptic: done' in r.stdout and r.stdout.count('tools/dist_train.sh') == 3
+    bad = subprocess.run(cmd[:2] + ['r101', 'cityscapes', '8'], env=env, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and 'BACKBONE must be' in bad.stderr
