@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import os.path as osp
 import pickle
+import zipfile
 from typing import Iterator, Optional
 
 import torch
@@ -61,11 +62,18 @@ def load_local_checkpoint(filename: str, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    if not zipfile.is_zipfile(filename):
+        with open(filename, 'rb') as f:
+            legacy = f.read(1) == b'\x80'  # torch's pre-1.6 format starts as a pickle
+        if not legacy:
+            raise CheckpointReadError(f'{filename}: not a torch checkpoint (neither the zip nor '
+                                      'the legacy pickle format; truncated or another file?)')
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
-    except RuntimeError as e:  # torch's zip reader: truncated, or not a torch file at all
+    except (RuntimeError, KeyError, EOFError) as e:  # truncated, or a broken archive
         raise CheckpointReadError(f'{filename}: not a readable torch checkpoint (truncated, '
-                                  f'e.g. killed while saving, or another format: {e})') from e
+                                  f'e.g. killed while saving, or damaged: '
+                                  f'{" ".join(str(e).split())[:200]})') from e
     except pickle.UnpicklingError as e:
         if _is_trusted(filename):
             print_log(f'{filename}: not loadable weights-only; fully unpickling it because '

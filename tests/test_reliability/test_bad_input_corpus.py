@@ -304,6 +304,15 @@ def test_test_truncated_checkpoint(tmp_path, synth, tiny_ckpt):
     assert_clear_error(r, path, 'truncated')
 
 
+def test_test_checkpoint_that_is_not_a_torch_file(tmp_path, synth):
+    path = tmp_path / 'notes.pth'
+    path.write_text('these are my notes')
+    r = call_tool(TEST, [TINY, str(path), '--work-dir', str(tmp_path / 'w'), '--cfg-options'] +
+                  tiny_opts(synth))
+    assert_clear_error(r, str(path), 'not a torch checkpoint')
+    assert path.read_text() == 'these are my notes'
+
+
 def test_test_out_exists_without_overwrite(tmp_path, tiny_ckpt):
     out = tmp_path / 'preds.pkl'
     out.write_bytes(b'mine')
