@@ -58,6 +58,7 @@ def parse_args(argv=None):
     p.add_argument('--classwise', action='store_true', help='print per-class PQ')
     p.add_argument('--out', default=None, help='write the summary JSON here')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p.parse_args(argv)
 
 
@@ -73,6 +74,8 @@ def main(argv=None) -> int:
                                     eval_frames=args.eval_frames, nproc=args.nproc,
                                     skip_absent=args.skip_absent)
     except (OSError, ValueError, KeyError) as e:
+        if args.debug:
+            raise
         print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         return 2
     print(f'{args.dataset}: {res["_num_frames"]} frames, {res["_num_windows"]} windows of '

@@ -40,6 +40,12 @@ model = dict(
         in_channels=256,
         feat_channels=256,
         mask_embed_channels=256,
+        # DCNv2 per device and mode: torchvision's deform_conv2d in training (memory-lean
+        # backward), multiply-then-gather for CPU inference, standard ops when exporting;
+        # embed_with_cp / tower_with_cp: activation checkpointing (README "Training on GPUs")
+        dcn_impl='auto',
+        embed_with_cp=False,
+        tower_with_cp=False,
         semantic_fpn=dict(type='SemanticFPNFusion', in_channels=256, channels=256),
         depth=depth_cfg,
         kernel_fusion=dict(
