@@ -26,6 +26,12 @@ import numpy as np
 DEPTH_SUM_KEYS = ('n', 'abs_rel', 'sq_rel', 'sq_err', 'sq_log_err', 'log_err', 'd1', 'd2', 'd3')
 
 
+#: pixels per block in :func:`depth_sums`: its ten passes then run in the CPU cache (3.3x
+#: faster at 1024x2048 than whole-image passes; sums differ only in rounding, ~1e-15)
+DEPTH_CHUNK = 1 << 16
+_D_THRESHOLDS = (1.25, 1.25**2, 1.25**3)
+
+
 def depth_sums(pred_depth: np.ndarray, gt_depth: np.ndarray, min_depth: float = 1e-3) -> np.ndarray:
     """Additive per-image sums over the pixels with GT > 0.
 
@@ -40,30 +46,27 @@ def depth_sums(pred_depth: np.ndarray, gt_depth: np.ndarray, min_depth: float = 
     if np.shape(pred_depth) != np.shape(gt_depth):
         raise ValueError(f'depth shape mismatch: pred {np.shape(pred_depth)} vs GT '
                          f'{np.shape(gt_depth)}')
-    gt = np.asarray(gt_depth)
-    valid = gt > 0
-    g = gt[valid].astype(np.float64)
-    if g.size == 0:
-        return np.zeros(len(DEPTH_SUM_KEYS))
-    p = np.asarray(pred_depth)[valid].astype(np.float64)
-    np.maximum(p, min_depth, out=p)
-    diff = p - g
-    # everything else from the ratio r = p / g: |diff| / g = |r - 1|, log p - log g = log r
-    r = p / g
-    log_err = np.log(r)
-    rel = r - 1.0
-    ratio = np.maximum(r, np.reciprocal(r, out=p))  # p is not used any more
-    return np.array([
-        g.size,
-        np.abs(rel).sum(),
-        np.dot(rel, rel),
-        np.dot(diff, diff),
-        np.dot(log_err, log_err),
-        log_err.sum(),
-        np.count_nonzero(ratio < 1.25),
-        np.count_nonzero(ratio < 1.25**2),
-        np.count_nonzero(ratio < 1.25**3),
-    ], dtype=np.float64)
+    gt = np.asarray(gt_depth).ravel()
+    pred = np.asarray(pred_depth).ravel()
+    out = np.zeros(len(DEPTH_SUM_KEYS))
+    for start in range(0, gt.size, DEPTH_CHUNK):
+        gt_block = gt[start:start + DEPTH_CHUNK]
+        valid = gt_block > 0
+        g = gt_block[valid].astype(np.float64)
+        if g.size == 0:
+            continue
+        p = pred[start:start + DEPTH_CHUNK][valid].astype(np.float64)
+        np.maximum(p, min_depth, out=p)
+        diff = p - g
+        # everything else from the ratio r = p / g: |diff| / g = |r - 1|, log p - log g = log r
+        r = p / g
+        log_err = np.log(r)
+        rel = r - 1.0
+        ratio = np.maximum(r, np.reciprocal(r, out=p))  # p is not used any more
+        out += (g.size, np.abs(rel).sum(), np.dot(rel, rel), np.dot(diff, diff),
+                np.dot(log_err, log_err), log_err.sum(),
+                *(np.count_nonzero(ratio < t) for t in _D_THRESHOLDS))
+    return out
 
 
 def _metrics_from_sums(s: np.ndarray) -> Dict[str, float]:

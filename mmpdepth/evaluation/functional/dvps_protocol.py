@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .depth_metrics import DEPTH_CHUNK
 from .panoptic_quality import PQStats, dense_ids, stats_from_histogram, summarize_pq
 
 #: depth thresholds of DPQ, in the order the reference reports them
@@ -157,22 +158,27 @@ def depth_error_level(pred_depth: np.ndarray, gt_depth: np.ndarray,
     """Per pixel, how many of ``thresholds`` the relative depth error ``|pred - gt| / gt``
     exceeds; 0 where the GT depth is invalid (<= 0).
 
-    Computed in float64 on the whole (flat) arrays, so unsigned inputs cannot wrap around (the
+    Computed in float64 (block by block, in cache), so unsigned inputs cannot wrap around (the
     reference's uint16 trap); a NaN error exceeds nothing, as in the reference.
 
     Returns:
         np.ndarray: (N,) uint8.
     """
-    g = np.asarray(gt_depth, dtype=np.float64).ravel()
-    err = np.array(pred_depth, dtype=np.float64, copy=True).ravel()
-    np.subtract(err, g, out=err)
-    np.abs(err, out=err)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        np.divide(err, g, out=err)
-    level = np.zeros(err.shape, np.uint8)
-    for lam in thresholds:
-        level += err > lam
-    level *= g > 0
+    gt = np.asarray(gt_depth).ravel()
+    pred = np.asarray(pred_depth).ravel()
+    level = np.zeros(gt.shape, np.uint8)
+    for start in range(0, gt.size, DEPTH_CHUNK):  # blocks that stay in the CPU cache
+        stop = start + DEPTH_CHUNK
+        g = gt[start:stop].astype(np.float64)
+        err = pred[start:stop].astype(np.float64)
+        np.subtract(err, g, out=err)
+        np.abs(err, out=err)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            np.divide(err, g, out=err)
+        block = level[start:stop]
+        for lam in thresholds:
+            block += err > lam
+        block *= g > 0
     return level
 
 
