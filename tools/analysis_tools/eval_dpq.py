@@ -6,6 +6,7 @@
 Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see README FAQ).
 """
 import argparse
+import ctypes
 import importlib.util
 import json
 import os
@@ -17,6 +18,20 @@ import types
 # of several workers would fight over the cores (set before numpy is imported)
 for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed blocks for reuse instead of returning each 16-64 MB
+    per-frame array to the OS (and faulting its pages in again for the next frame): sys time
+    3.4 -> 0.6 s and wall time -23 % on 60 frames of 1024x2048 here. Process-wide, so only in
+    this command-line tool; a no-op where malloc is not glibc's."""
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: heap, not mmap, below 1 GiB
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD: never trim the heap top
+        libc.mallopt(-2, 256 << 20)  # M_TOP_PAD: grow the heap in 256 MiB steps
+    except (OSError, AttributeError):
+        pass
 
 
 def import_evaluation_light():
@@ -64,6 +79,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
     if args.out and (osp.isdir(args.out) or (osp.exists(args.out) and not args.overwrite)):
         print(f'error: --out {args.out}: exists' + (' and is a folder' if osp.isdir(args.out)
                                                      else ' (pass --overwrite to replace it)'),
