@@ -28,11 +28,21 @@ def run_tool(main: Callable[[], Optional[int]], argv: Optional[Sequence[str]] = 
         if debug or not isinstance(e, expected):
             raise
         prog = args[0].rsplit('/', 1)[-1] if args else 'mmpdepth'
-        msg = ' '.join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
+        msg = error_message(e)
         print(f'{prog}: error: {msg or type(e).__name__} (--debug for the traceback)',
               file=sys.stderr)
         sys.exit(2)
     sys.exit(code or 0)
+
+
+def error_message(e: BaseException) -> str:
+    """The one-line message of an expected error. An error re-raised from a DataLoader worker
+    carries the worker's whole traceback in its text; only its last line (the error) is kept."""
+    text = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+    if 'Original Traceback' in text:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1]
+        text = last.split(': ', 1)[1] if ': ' in last else last
+    return ' '.join(text.split())
 
 
 def runner_config_keys() -> set:
