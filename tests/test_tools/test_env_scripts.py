@@ -48,6 +48,8 @@ def test_default_build_hides_gpus_and_ignores_force_cuda(tmp_path):
     assert seen['MMCV_WITH_OPS'] == '1'
     assert seen['CXX'].endswith('tools/env/cxx20.sh')
     assert seen['argv'][-1] == 'mmcv==2.1.0'  # the version pinned in requirements/mminstall.txt
+    # never pip's wheel cache: it would return a wheel of the other variant or another torch
+    assert '--no-cache-dir' in seen['argv']
     assert os.listdir(tmp_path / 'out') == ['mmcv-2.1.0-cp311-cp311-linux_x86_64.whl']
     assert not (tmp_path / 'out.tmp').exists()
     assert 'CPU ops' in proc.stdout

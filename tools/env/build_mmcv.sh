@@ -39,6 +39,9 @@ else
   build_env+=(FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
 fi
 rm -rf "$OUT.tmp"
-env "${build_env[@]}" $PIP wheel --no-build-isolation --no-deps -w "$OUT.tmp" "$SRC"
+# --no-cache-dir: pip's own wheel cache is keyed by the source alone, so it would hand back a
+# wheel built for the other variant (CPU / CUDA ops) or against another torch; OUT_DIR (named
+# after variant, torch and Python by setup_env.sh) is the cache
+env "${build_env[@]}" $PIP wheel --no-cache-dir --no-build-isolation --no-deps -w "$OUT.tmp" "$SRC"
 mkdir -p "$OUT"
 mv "$OUT.tmp"/mmcv-*.whl "$OUT"/ && rm -rf "$OUT.tmp"
