@@ -172,6 +172,21 @@ def check_intrinsics(intr: Dict[str, float], source: str) -> None:
                          f'cx={intr["cx"]}, cy={intr["cy"]}')
 
 
+def check_annotations_have_images(folder: str, names, ann_suffix: str, img_suffix: str) -> None:
+    """``FileNotFoundError`` naming the first annotation (``*ann_suffix``) in ``folder`` whose
+    image (same stem, ``img_suffix``) is missing: a half-copied split would otherwise be
+    evaluated on fewer frames without a word."""
+    names = set(names)
+    lone = sorted(n for n in names if n.endswith(ann_suffix)
+                  and n[:-len(ann_suffix)] + img_suffix not in names)
+    if lone:
+        raise FileNotFoundError(
+            f'{osp.join(folder, lone[0])}: annotation without its image '
+            f'{lone[0][:-len(ann_suffix)] + img_suffix}'
+            f'{f" ({len(lone) - 1} more)" if len(lone) > 1 else ""}; a half-copied split would '
+            'be evaluated on fewer frames')
+
+
 def list_dir(folder: str) -> List[str]:
     if not osp.isdir(folder):
         raise FileNotFoundError(f'{folder}: dataset folder not found')

@@ -4,7 +4,8 @@ from typing import List
 
 from mmpdepth.registry import DATASETS
 
-from .base_dps_dataset import BaseDPSDataset, list_dir
+from .base_dps_dataset import (BaseDPSDataset, check_annotations_have_images,
+                               list_dir)
 from .class_meta import CITYSCAPES_DPS_METAINFO
 
 IMG_SUFFIX = '_leftImg8bit.png'
@@ -48,12 +49,5 @@ class CityscapesDPSDataset(BaseDPSDataset):
                               depth_path=depth if depth in names else None,
                               img_id=stem, seq_id=stem.split('_')[0]))
         if not (self.test_mode and self.allow_missing_gt):
-            lone = sorted(n for n in names if n.endswith(PAN_SUFFIX)
-                          and n[:-len(PAN_SUFFIX)] + IMG_SUFFIX not in names)
-            if lone:
-                raise FileNotFoundError(
-                    f'{osp.join(folder, lone[0])}: annotation without its image '
-                    f'{lone[0][:-len(PAN_SUFFIX)] + IMG_SUFFIX}'
-                    f'{f" ({len(lone) - 1} more)" if len(lone) > 1 else ""}; a half-copied '
-                    'split would be evaluated on fewer frames')
+            check_annotations_have_images(folder, names, PAN_SUFFIX, IMG_SUFFIX)
         return items

@@ -72,9 +72,11 @@ def index_cli(dataset_type: str, title: str, default_root: str, argv=None) -> in
     p.add_argument('--overwrite', action='store_true', help='replace an existing index file')
     args = p.parse_args(argv)
     out = args.out or osp.join(args.root, f'{args.split}_index.json')
-    if osp.isdir(out) or (osp.exists(out) and not args.overwrite):
-        print(f'error: {out}: exists{"" if osp.isdir(out) else " (pass --overwrite to replace it)"}'
-              f'{" and is a folder" if osp.isdir(out) else ""}', file=sys.stderr)
+    if osp.isdir(out):
+        print(f'error: {out}: exists and is a folder', file=sys.stderr)
+        return 2
+    if osp.exists(out) and not args.overwrite:
+        print(f'error: {out}: exists (pass --overwrite to replace it)', file=sys.stderr)
         return 2
     try:
         index = build_index(dataset_type, args.root, args.split,

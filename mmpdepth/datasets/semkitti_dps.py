@@ -6,7 +6,8 @@ from typing import Dict, List, Optional
 
 from mmpdepth.registry import DATASETS
 
-from .base_dps_dataset import BaseDPSDataset, list_dir
+from .base_dps_dataset import (BaseDPSDataset, check_annotations_have_images,
+                               list_dir)
 from .class_meta import SEMKITTI_DPS_METAINFO
 
 DEPTH_RE = re.compile(r'^(?P<stem>.+)_depth_(?P<focal>[0-9.]+)\.png$')
@@ -59,14 +60,7 @@ class SemKITTIDPSDataset(BaseDPSDataset):
             items.append(dict(img_path=n, sem_path=sem, inst_path=inst, depth_path=depth,
                               img_id=stem, seq_id=stem.split('_')[0],
                               focal=focal_from_depth_name(depth)))
-        lone = sorted(n for n in names if n.endswith('_gtFine_class.png') and
-                      n[:-len('_gtFine_class.png')] + '_leftImg8bit.png' not in name_set)
-        if lone:
-            raise FileNotFoundError(
-                f'{osp.join(folder, lone[0])}: annotation without its image '
-                f'{lone[0][:-len("_gtFine_class.png")]}_leftImg8bit.png'
-                f'{f" ({len(lone) - 1} more)" if len(lone) > 1 else ""}; a half-copied split '
-                'would be evaluated on fewer frames')
+        check_annotations_have_images(folder, names, '_gtFine_class.png', '_leftImg8bit.png')
         return items
 
     def camera_for(self, info: dict) -> Optional[Dict[str, float]]:

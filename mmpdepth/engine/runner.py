@@ -120,25 +120,29 @@ class DPSRunner(Runner):
                 os.remove(osp.join(out_dir, tmp))
 
 
-def check_weights_complete(model, checkpoint: dict, filename: str,
-                           allow_missing=()) -> None:
-    """Raise :class:`CheckpointError` unless ``checkpoint`` holds exactly the model's tensors
-    (same names after stripping 'module.', same shapes), up to ``allow_missing`` prefixes."""
+def weight_mismatches(model, checkpoint: dict, allow_missing=()) -> List[str]:
+    """What keeps ``checkpoint`` from holding exactly the model's tensors (same names after
+    stripping 'module.', same shapes), up to ``allow_missing`` prefixes: one entry per kind of
+    problem (missing / unexpected / wrong shape), empty when it fits."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise CheckpointError(f'{filename}: no state dict in it')
+        return ['no state dict in it']
     state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.startswith(tuple(allow_missing))]
     unexpected = [k for k in state if k not in own]
     shapes = [f'{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}' for k, v in own.items()
               if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
-    problems = []
-    for what, keys in (('missing', missing), ('unexpected', unexpected),
-                       ('wrong shape', shapes)):
-        if keys:
-            problems.append(f'{len(keys)} {what} ({", ".join(keys[:3])}'
-                            f'{", ..." if len(keys) > 3 else ""})')
+    return [f'{len(keys)} {what} ({", ".join(keys[:3])}{", ..." if len(keys) > 3 else ""})'
+            for what, keys in (('missing', missing), ('unexpected', unexpected),
+                               ('wrong shape', shapes)) if keys]
+
+
+def check_weights_complete(model, checkpoint: dict, filename: str,
+                           allow_missing=()) -> None:
+    """Raise :class:`CheckpointError` naming the file unless :func:`weight_mismatches` finds
+    nothing."""
+    problems = weight_mismatches(model, checkpoint, allow_missing)
     if problems:
         raise CheckpointError(f'{filename}: does not fit this model: {"; ".join(problems)}. '
                               'Is it the checkpoint of this config? (--cfg-options '

@@ -32,15 +32,12 @@ def check_against_model(state: dict, src: str, config: str):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmpdepth.engine.runner import CheckpointError, check_weights_complete
+    from mmpdepth.engine.runner import weight_mismatches
     from mmpdepth.registry import MODELS
     init_default_scope('mmdet')
-    model = MODELS.build(Config.fromfile(config).model)
-    try:
-        check_weights_complete(model, state, f'{src} (converted)')
-    except CheckpointError as e:
-        return str(e).split(' Is it the checkpoint')[0]
-    return None
+    problems = weight_mismatches(MODELS.build(Config.fromfile(config).model), state)
+    return f'{src} (converted): does not fit this model: {"; ".join(problems)}' \
+        if problems else None
 
 
 def main(argv=None) -> int:
