@@ -14,10 +14,12 @@ import os.path as osp
 import sys
 import types
 
-# one BLAS thread per process: the depth metrics' dot products are memory-bound, and threads
-# of several workers would fight over the cores (set before numpy is imported)
-for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ.setdefault(_var, '1')
+if __name__ == '__main__':
+    # one BLAS thread per process: the depth metrics' dot products are memory-bound, and
+    # threads of several workers would fight over the cores (set before numpy is imported;
+    # only when run as the command, not when main() is imported by other code)
+    for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ.setdefault(_var, '1')
 
 
 def keep_freed_memory() -> None:
@@ -79,7 +81,6 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    keep_freed_memory()
     if args.out and (osp.isdir(args.out) or (osp.exists(args.out) and not args.overwrite)):
         print(f'error: --out {args.out}: exists' + (' and is a folder' if osp.isdir(args.out)
                                                      else ' (pass --overwrite to replace it)'),
@@ -113,4 +114,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+    keep_freed_memory()  # process-wide: only for the command, not for callers of main()
     sys.exit(main())  # main() reports expected errors itself, as one line (status 2)
