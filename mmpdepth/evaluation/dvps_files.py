@@ -34,9 +34,10 @@ _SIGNATURES = ((b'\xff\xd8\xff', 'JPEG'), (b'GIF8', 'GIF'), (b'BM', 'BMP'), (b'I
                (b'MM\x00*', 'TIFF'), (b'RIFF', 'WEBP'))
 
 
-def read_png(path: str) -> np.ndarray:
-    """Read a PNG as stored (16-bit stays 16-bit; colour as RGB), with a clear error for
-    missing, truncated or mislabelled files.
+def read_png(path: str, rgb: bool = True) -> np.ndarray:
+    """Read a PNG as stored (16-bit stays 16-bit; colour as RGB, or as OpenCV's BGR with
+    ``rgb=False``, which saves a copy), with a clear error for missing, truncated or mislabelled
+    files.
 
     Decoded with OpenCV (libpng; ~1.1-1.3x faster than PIL here, identical values), except
     palette PNGs, which PIL decodes to their indices as the reference scripts read them.
@@ -60,20 +61,25 @@ def read_png(path: str) -> np.ndarray:
             if arr is None:
                 raise ValueError(f'{path}: cannot be read as an image (truncated or not an '
                                  'image)')
-            if arr.ndim == 3:
+            if arr.ndim == 3 and rgb:
                 arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3
                                    else cv2.COLOR_BGRA2RGBA)
             return arr
     try:
         with Image.open(path) as img:
-            return np.array(img)
+            arr = np.array(img)
     except Exception as e:  # PIL raises several types for broken files
         raise ValueError(f'{path}: cannot be read as an image (truncated or not an image: '
                          f'{e})') from e
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and not rgb:
+        arr = arr[..., [2, 1, 0, 3][:arr.shape[2]]]
+    return arr
 
 
-def read_depth_png(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
-    """16-bit depth PNG (metres * 256, 0 invalid) -> float32 metres."""
+def read_depth_png(path: str, shape: Optional[Sequence[int]] = None,
+                   as_stored: bool = False) -> np.ndarray:
+    """16-bit depth PNG (metres * 256, 0 invalid) -> float32 metres (``as_stored``: the
+    16-bit values, metres * :data:`DEPTH_SCALE`, without a conversion pass)."""
     arr = read_png(path)
     if arr.ndim != 2 or arr.dtype not in (np.uint16, np.int32, np.uint32, np.int64):
         raise ValueError(f'{path}: depth must be a single-channel 16-bit PNG (metres * 256); got '
@@ -82,6 +88,8 @@ def read_depth_png(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarr
     if shape is not None and arr.shape != tuple(shape[:2]):
         raise ValueError(f'{path}: depth size {arr.shape} differs from the image/label size '
                          f'{tuple(shape[:2])}')
+    if as_stored:
+        return arr
     # float32 * 2**-8 is exact for 16-bit values (the same numbers as float64 / 256)
     depth = arr.astype(np.float32)
     depth *= np.float32(1.0 / DEPTH_SCALE)
@@ -95,22 +103,24 @@ def write_depth_png(path: str, depth_m: np.ndarray) -> None:
 
 
 def read_cityscapes_dvps_gt(path: str) -> np.ndarray:
-    """``*_gtFine_instanceTrainIds.png`` -> int64 ids (class*1000 + instance)."""
+    """``*_gtFine_instanceTrainIds.png`` -> int32 ids (class*1000 + instance)."""
     arr = read_png(path)
     if arr.ndim != 2 or arr.dtype == np.uint8 or arr.dtype == bool:
         raise ValueError(f'{path}: expected a single-channel 16-bit id PNG '
                          f'(class*1000+instance, void 32000); got dtype {arr.dtype}, '
                          f'shape {arr.shape}')
-    return arr.astype(np.int64)
+    return arr.astype(np.int32 if arr.dtype == np.uint16 else np.int64)
 
 
 def read_cityscapes_dvps_pred(path: str, label_divisor: int = 1000) -> np.ndarray:
-    """Predicted 3-channel ``[class, instance, 0]`` uint8 PNG -> class*1000 + instance."""
-    arr = read_png(path)
+    """Predicted 3-channel ``[class, instance, 0]`` uint8 PNG -> class*1000 + instance
+    (int32 while ``255 * label_divisor + 255`` fits it, else int64)."""
+    arr = read_png(path, rgb=False)  # [0, instance, class]
     if arr.ndim != 3 or arr.shape[2] < 2 or arr.dtype != np.uint8:
         raise ValueError(f'{path}: expected a 3-channel uint8 PNG [class, instance, 0]; got '
                          f'dtype {arr.dtype}, shape {arr.shape}')
-    ids = arr[..., 0].astype(np.int64)
+    cls = arr[..., 0] if arr.shape[2] == 2 else arr[..., 2]
+    ids = cls.astype(np.int32 if 256 * label_divisor < 2**31 else np.int64)
     ids *= label_divisor
     ids += arr[..., 1]
     return ids
@@ -294,7 +304,8 @@ def index_semkitti_dvps(gt_dir: str, pan_dir: str,
 
 
 def load_frame(frame: DVPSFrame, protocol_name: str, with_depth: bool):
-    """Read one frame's (gt_ids, pred_ids, pred_depth, gt_depth) with size checks."""
+    """Read one frame's (gt_ids, pred_ids, pred_depth, gt_depth) with size checks; the depth
+    maps as stored (metres * :data:`DEPTH_SCALE`, see :func:`read_depth_png`)."""
     if protocol_name == 'cityscapes-dvps':
         gt = read_cityscapes_dvps_gt(frame.gt)
         pred = read_cityscapes_dvps_pred(frame.pred)
@@ -311,6 +322,6 @@ def load_frame(frame: DVPSFrame, protocol_name: str, with_depth: bool):
                          f'{frame.gt} {gt.shape}')
     if not with_depth:
         return gt, pred, None, None
-    gt_depth = read_depth_png(frame.gt_depth, gt.shape)
-    pred_depth = read_depth_png(frame.pred_depth, gt.shape)
+    gt_depth = read_depth_png(frame.gt_depth, gt.shape, as_stored=True)
+    pred_depth = read_depth_png(frame.pred_depth, gt.shape, as_stored=True)
     return gt, pred, pred_depth, gt_depth

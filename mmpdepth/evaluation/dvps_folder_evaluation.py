@@ -11,9 +11,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .dvps_files import DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps, load_frame
-from .functional import (DPQ_THRESHOLDS, PQStats, depth_sums, get_protocol, make_windows,
-                         summarize_depth, summarize_dpq, window_stats)
+from .dvps_files import (DEPTH_SCALE, DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps,
+                         load_frame)
+from .functional import (DPQ_THRESHOLDS, PQStats, get_protocol, make_windows, summarize_depth,
+                         summarize_dpq, window_stats)
+from .functional.depth_metrics import depth_pass
 
 #: keys written by ``eval_dpq.py --out`` (values in percent, depth errors in their own units)
 RESULT_KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ@0.5', 'DPQ_th@0.5', 'DPQ_st@0.5', 'DPQ@0.25',
@@ -30,14 +32,19 @@ def _load_window(task: Tuple[List[DVPSFrame], List[int]], protocol_name: str,
 
 def _score_window(loaded: Tuple[list, List[int]], protocol_name: str,
                   with_depth: bool) -> Tuple[Dict, List[np.ndarray]]:
-    """PQ / DPQ statistics of a decoded window and the depth sums of the frames it owns."""
+    """PQ / DPQ statistics of a decoded window and the depth sums of the frames it owns (one
+    pass over each frame's depth gives its DPQ error levels and, if owned, its sums)."""
     frames, owned = loaded
     protocol = get_protocol(protocol_name)
     gts, preds, pdeps, gdeps = (list(x) for x in zip(*frames))
     thresholds = (None, ) + (DPQ_THRESHOLDS if with_depth else ())
-    stats = window_stats(gts, preds, pdeps if with_depth else None,
-                         gdeps if with_depth else None, protocol, thresholds)
-    dsums = [depth_sums(pdeps[i], gdeps[i]) for i in owned] if with_depth else []
+    levels, dsums = None, []
+    if with_depth:
+        passes = [depth_pass(pdeps[i], gdeps[i], DPQ_THRESHOLDS, with_sums=i in owned,
+                             unit=1.0 / DEPTH_SCALE) for i in range(len(frames))]
+        levels = [level for _, level in passes]
+        dsums = [passes[i][0] for i in owned]
+    stats = window_stats(gts, preds, None, None, protocol, thresholds, depth_levels=levels)
     return {k: v.to_array() for k, v in stats.items()}, dsums
 
 

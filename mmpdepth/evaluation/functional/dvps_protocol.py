@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .depth_metrics import DEPTH_CHUNK
+from .depth_metrics import depth_error_level
 from .panoptic_quality import PQStats, dense_ids, stats_from_histogram, summarize_pq
 
 #: depth thresholds of DPQ, in the order the reference reports them
@@ -72,12 +72,17 @@ def window_stats(gt_ids: Sequence[np.ndarray],
                  pred_depths: Optional[Sequence[np.ndarray]],
                  gt_depths: Optional[Sequence[np.ndarray]],
                  protocol: DVPSProtocol,
-                 thresholds: Sequence[Optional[float]] = (None, ) + DPQ_THRESHOLDS
+                 thresholds: Sequence[Optional[float]] = (None, ) + DPQ_THRESHOLDS,
+                 depth_levels: Optional[Sequence[np.ndarray]] = None
                  ) -> Dict[Optional[float], PQStats]:
     """PQ statistics of one window of k frames (k = 1: one image), for each threshold.
 
     The frames are depth-filtered one by one (λ = None: no filtering, plain PQ) and concatenated
     side by side before matching, as DVPQ_k does.
+
+    ``depth_levels``: per frame, :func:`depth_error_level` for the λ of ``thresholds`` when the
+    caller has it already (e.g. from :func:`depth_pass` with the depth sums); the depth maps
+    are then not read.
 
     Returns:
         dict: λ -> :class:`PQStats`.
@@ -88,10 +93,13 @@ def window_stats(gt_ids: Sequence[np.ndarray],
     pred_cat = _side_by_side(pred_ids, ids=True)
     if gt_cat.shape != pred_cat.shape:
         raise ValueError('GT and prediction windows differ in size')
-    gt_u, gt_inv, gt_area = dense_ids(gt_cat)  # shared by all thresholds
-    pred_u, pred_inv, pred_area = dense_ids(pred_cat)
-    if gt_u.size and (gt_u[0] < 0 or pred_u[0] < 0):
-        raise ValueError('panoptic ids must be non-negative')
+    lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
+    n_levels = len(lams) + 1
+    # one histogram by (GT, prediction, level) serves PQ and every λ, where level = how many
+    # thresholds the pixel's depth error exceeds (0 where GT depth is invalid): DPQ at the
+    # j-th smallest λ (j = 0, 1, ...) moves the pixels of level > j to the wrong-depth id.
+    # Bin of a pixel: (gt_index * n_pred + pred_index) * n_levels + level
+    pred_u, pred_key, pred_area = dense_ids(pred_cat, stride=n_levels)
     # the wrong-depth id gets a dense index too (appended if no prediction uses it yet)
     wrong = protocol.wrong_depth_id
     pos = int(np.searchsorted(pred_u, wrong))
@@ -102,23 +110,26 @@ def window_stats(gt_ids: Sequence[np.ndarray],
         pred_u_all = np.append(pred_u, wrong)
         pred_area0 = np.append(pred_area, 0)
     n_pred = len(pred_u_all)
+    gt_u, key, gt_area = dense_ids(gt_cat, stride=n_pred * n_levels)  # shared by all λ
+    if gt_u.size and (gt_u[0] < 0 or pred_u[0] < 0):
+        raise ValueError('panoptic ids must be non-negative')
     size = len(gt_u) * n_pred
-    lams = sorted({lam for lam in thresholds if lam is not None}, reverse=True)
-    # one histogram by (GT, prediction, level) serves PQ and every λ, where level = how many
-    # thresholds the pixel's depth error exceeds (0 where GT depth is invalid): DPQ at the
-    # j-th smallest λ (j = 0, 1, ...) moves the pixels of level > j to the wrong-depth id
-    key = gt_inv * n_pred
-    key += pred_inv
+    key += pred_key
     if lams:
-        if pred_depths is None or gt_depths is None:
+        if depth_levels is not None:
+            level = _side_by_side(depth_levels)
+        elif pred_depths is None or gt_depths is None:
             raise ValueError('depth maps are needed for a depth threshold')
-        gd = _side_by_side(gt_depths)
-        pd = _side_by_side(pred_depths)
-        if gd.shape != gt_cat.shape or pd.shape != gt_cat.shape:
+        else:
+            gd = _side_by_side(gt_depths)
+            pd = _side_by_side(pred_depths)
+            if gd.shape != gt_cat.shape or pd.shape != gt_cat.shape:
+                raise ValueError('depth maps and panoptic maps differ in size')
+            level = depth_error_level(pd, gd, lams)
+        if level.shape != gt_cat.shape:
             raise ValueError('depth maps and panoptic maps differ in size')
-        key *= len(lams) + 1
-        key += depth_error_level(pd, gd, lams)
-        hist = np.bincount(key, minlength=size * (len(lams) + 1)).reshape(size, len(lams) + 1)
+        key += level
+        hist = np.bincount(key, minlength=size * n_levels).reshape(size, n_levels)
         # moved_from[:, j] = pixels of level >= j (column 0: all pixels)
         moved_from = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
         joint0 = np.ascontiguousarray(moved_from[:, 0])
@@ -151,35 +162,6 @@ def _side_by_side(maps: Sequence[np.ndarray], ids: bool = False) -> np.ndarray:
     if len(arrs) == 1:
         return np.ascontiguousarray(arrs[0]).ravel()
     return np.concatenate(arrs, axis=1).ravel()
-
-
-def depth_error_level(pred_depth: np.ndarray, gt_depth: np.ndarray,
-                      thresholds: Sequence[float]) -> np.ndarray:
-    """Per pixel, how many of ``thresholds`` the relative depth error ``|pred - gt| / gt``
-    exceeds; 0 where the GT depth is invalid (<= 0).
-
-    Computed in float64 (block by block, in cache), so unsigned inputs cannot wrap around (the
-    reference's uint16 trap); a NaN error exceeds nothing, as in the reference.
-
-    Returns:
-        np.ndarray: (N,) uint8.
-    """
-    gt = np.asarray(gt_depth).ravel()
-    pred = np.asarray(pred_depth).ravel()
-    level = np.zeros(gt.shape, np.uint8)
-    for start in range(0, gt.size, DEPTH_CHUNK):  # blocks that stay in the CPU cache
-        stop = start + DEPTH_CHUNK
-        g = gt[start:stop].astype(np.float64)
-        err = pred[start:stop].astype(np.float64)
-        np.subtract(err, g, out=err)
-        np.abs(err, out=err)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            np.divide(err, g, out=err)
-        block = level[start:stop]
-        for lam in thresholds:
-            block += err > lam
-        block *= g > 0
-    return level
 
 
 def make_windows(num_frames_per_group: Sequence[int], k: int,

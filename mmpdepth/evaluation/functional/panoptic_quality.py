@@ -57,23 +57,28 @@ class PQStats:
 _LUT_LIMIT = 1 << 22
 
 
-def dense_ids(ids: np.ndarray):
-    """Relabel ids to 0..K-1.
+def dense_ids(ids: np.ndarray, stride: int = 1):
+    """Relabel ids to 0..K-1 (times ``stride``: a joint histogram's bin offset is then a sum of
+    two gathers, with no multiply pass over the pixels).
 
     Returns:
-        tuple: ``uniq`` (K,) sorted ids, ``inverse`` (N,) index of each pixel's id,
-        ``counts`` (K,) pixels per id.
+        tuple: ``uniq`` (K,) sorted int64 ids, ``index`` (N,) ``stride`` x the index of each
+        pixel's id in ``uniq`` (int32 while ``K * stride`` fits it: half the memory traffic of
+        int64), ``counts`` (K,) pixels per id.
     """
     flat = np.asarray(ids).ravel()
     if flat.size and flat.min() >= 0 and flat.max() < _LUT_LIMIT:
-        counts = np.bincount(flat.astype(np.int64, copy=False))
+        if flat.dtype == np.uint64:  # bincount refuses to cast it
+            flat = flat.astype(np.int64)
+        counts = np.bincount(flat)
         uniq = np.flatnonzero(counts)
-        lut = np.zeros(len(counts), np.int64)
-        lut[uniq] = np.arange(len(uniq))
-        return uniq.astype(np.int64), np.take(lut, flat), counts[uniq]
+        dtype = np.int32 if len(uniq) * stride < 2**31 else np.int64
+        lut = np.zeros(len(counts), dtype)
+        lut[uniq] = np.arange(0, len(uniq) * stride, stride, dtype=dtype)
+        return uniq.astype(np.int64), lut[flat], counts[uniq]
     uniq, inverse, counts = np.unique(flat.astype(np.int64, copy=False), return_inverse=True,
                                       return_counts=True)
-    return uniq, inverse.ravel(), counts
+    return uniq, inverse.ravel() * stride, counts
 
 
 def pq_stats(gt_ids: np.ndarray,
@@ -101,13 +106,14 @@ def pq_stats(gt_ids: np.ndarray,
     stats = PQStats.zeros(num_categories)
     if np.size(gt_ids) == 0:
         return stats
-    gt_u, gt_inv, gt_area = dense_ids(gt_ids)
-    pred_u, pred_inv, pred_area = dense_ids(pred_ids)
+    pred_u, pred_index, pred_area = dense_ids(pred_ids)
+    n_pred = len(pred_u)
+    gt_u, key, gt_area = dense_ids(gt_ids, stride=n_pred)
     if gt_u[0] < 0 or pred_u[0] < 0:
         raise ValueError('panoptic ids must be non-negative')
-    n_pred = len(pred_u)
     # joint histogram of (gt segment, pred segment) via dense indices: O(N)
-    joint = np.bincount(gt_inv * n_pred + pred_inv, minlength=len(gt_u) * n_pred)
+    key += pred_index
+    joint = np.bincount(key, minlength=len(gt_u) * n_pred)
     return stats_from_histogram(gt_u, gt_area, pred_u, pred_area, joint, label_divisor,
                                 void_category, num_categories)
 
