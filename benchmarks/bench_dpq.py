@@ -46,8 +46,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_evaluation'))
 
 from mmpdepth.datasets.synthetic import SyntheticSceneRenderer  # noqa: E402
-from mmpdepth.evaluation.dvps_files import (index_cityscapes_dvps, load_frame,  # noqa: E402
-                                            write_cityscapes_dvps_pred, write_depth_png)
+from mmpdepth.evaluation.dvps_files import index_cityscapes_dvps, load_frame  # noqa: E402
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png  # noqa: E402
 from mmpdepth.evaluation.dvps_folder_evaluation import evaluate_dvps_folders  # noqa: E402
 from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, DPQ_THRESHOLDS,  # noqa: E402
                                             apply_depth_threshold, window_stats)
@@ -100,7 +100,7 @@ def make_set(out: str, frames: int, h: int, w: int, seed: int = 0) -> None:
         Image.fromarray(ids.astype(np.uint16)).save(
             osp.join(gt_dir, f'{stem}_gtFine_instanceTrainIds.png'))
         write_depth_png(osp.join(gt_dir, f'{stem}_depth.png'), depth)
-        write_cityscapes_dvps_pred(osp.join(pan_dir, f'{stem}_leftImg8bit.png'), pred)
+        CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pan_dir, f'{stem}_leftImg8bit.png')], pred)
         write_depth_png(osp.join(dep_dir, f'{stem}_leftImg8bit.png'), pdepth)
 
 

@@ -16,7 +16,7 @@ from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-from mmpdepth.evaluation.dvps_files import write_cityscapes_dvps_pred, write_depth_png
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png
 from mmpdepth.visualization.dps_drawing import prediction_panel
 
 from .point_cloud import backproject, default_intrinsics, render_point_cloud, write_ply
@@ -237,8 +237,9 @@ class DPSInferencer(BaseInferencer):
         if not no_save_pred:
             for sub in ('panoptic', 'depth', 'segments'):
                 os.makedirs(osp.join(out_dir, 'preds', sub), exist_ok=True)
-            write_cityscapes_dvps_pred(osp.join(out_dir, 'preds', 'panoptic', f'{name}.png'),
-                                       pred['panoptic'], self.label_divisor)
+            CITYSCAPES_DVPS_FORMAT.write_pred_ids(
+                [osp.join(out_dir, 'preds', 'panoptic', f'{name}.png')], pred['panoptic'],
+                self.label_divisor)
             if pred['depth'] is not None:
                 write_depth_png(osp.join(out_dir, 'preds', 'depth', f'{name}.png'), pred['depth'])
             with open(osp.join(out_dir, 'preds', 'segments', f'{name}.json'), 'w') as f:

@@ -1,4 +1,6 @@
-"""Class names, thing/stuff split and palettes of the DPS benchmarks (one place)."""
+"""Class names and palettes of the DPS benchmarks; ids, void and the thing / stuff split come
+from the annotation formats (:mod:`mmpdepth.formats`)."""
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, SEMKITTI_DVPS_FORMAT
 
 CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
                       'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
@@ -14,12 +16,12 @@ CITYSCAPES_DPS_METAINFO = dict(
     classes=CITYSCAPES_CLASSES,
     thing_classes=CITYSCAPES_CLASSES[11:],
     stuff_classes=CITYSCAPES_CLASSES[:11],
-    thing_ids=tuple(range(11, 19)),
-    stuff_ids=tuple(range(0, 11)),
+    thing_ids=CITYSCAPES_DVPS_FORMAT.thing_ids,
+    stuff_ids=CITYSCAPES_DVPS_FORMAT.stuff_ids,
     palette=CITYSCAPES_PALETTE,
-    label_divisor=1000,
-    void_category=32,
-    ignore_index=255,
+    label_divisor=CITYSCAPES_DVPS_FORMAT.label_divisor,
+    void_category=CITYSCAPES_DVPS_FORMAT.void_category,
+    ignore_index=CITYSCAPES_DVPS_FORMAT.ignore_index,
     dvps_protocol='cityscapes-dvps')
 
 SEMKITTI_CLASSES = ('car', 'bicycle', 'motorcycle', 'truck', 'other-vehicle', 'person',
@@ -36,10 +38,10 @@ SEMKITTI_DPS_METAINFO = dict(
     classes=SEMKITTI_CLASSES,
     thing_classes=SEMKITTI_CLASSES[:8],
     stuff_classes=SEMKITTI_CLASSES[8:],
-    thing_ids=tuple(range(0, 8)),
-    stuff_ids=tuple(range(8, 19)),
+    thing_ids=SEMKITTI_DVPS_FORMAT.thing_ids,
+    stuff_ids=SEMKITTI_DVPS_FORMAT.stuff_ids,
     palette=SEMKITTI_PALETTE,
-    label_divisor=2**20,
-    void_category=255,
-    ignore_index=255,
+    label_divisor=SEMKITTI_DVPS_FORMAT.label_divisor,
+    void_category=SEMKITTI_DVPS_FORMAT.void_category,
+    ignore_index=SEMKITTI_DVPS_FORMAT.ignore_index,
     dvps_protocol='semkitti-dvps')

@@ -22,8 +22,12 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT
+
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
-VOID_ID = 32000
+#: the scenes are written in the Cityscapes-DVPS format
+DIVISOR = CITYSCAPES_DVPS_FORMAT.label_divisor
+VOID_ID = CITYSCAPES_DVPS_FORMAT.void_id
 
 BASE_COLOURS = {
     ROAD: (88, 88, 92), SIDEWALK: (170, 150, 160), BUILDING: (120, 100, 85), POLE: (60, 60, 60),
@@ -120,7 +124,7 @@ class SyntheticSceneRenderer:
         rng = np.random.default_rng(self.rng.integers(1 << 31) + t)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
         img = np.zeros((h, w, 3), np.float64)
-        ids = np.full((h, w), SKY * 1000, np.int32)
+        ids = np.full((h, w), SKY * DIVISOR, np.int32)
         depth = np.zeros((h, w), np.float64)
 
         # sky gradient
@@ -133,8 +137,8 @@ class SyntheticSceneRenderer:
         xm = (xx + 0.5 - w / 2) / np.maximum(yy - yh, 1e-6)  # lateral metres / cam_h
         lateral_m = xm * cam_h
         road = below & (np.abs(lateral_m) < 4.5 * self.road_spread)
-        ids[below] = SIDEWALK * 1000
-        ids[road] = ROAD * 1000
+        ids[below] = SIDEWALK * DIVISOR
+        ids[road] = ROAD * DIVISOR
         depth[below] = zg[below]
         for cls, mask in ((SIDEWALK, below & ~road), (ROAD, road)):
             img[mask] = BASE_COLOURS[cls]
@@ -146,7 +150,7 @@ class SyntheticSceneRenderer:
         for x0, x1, cls, d, top, tint in self.bg:
             m = (xx >= x0) & (xx < x1) & (yy >= top) & (yy <= yh + f * cam_h / d)
             m &= ~(below & (zg < d))
-            ids[m] = cls * 1000
+            ids[m] = cls * DIVISOR
             depth[m] = d
             img[m] = np.clip(np.array(BASE_COLOURS[cls]) + tint, 0, 255)
             if cls == BUILDING:  # windows
@@ -156,7 +160,7 @@ class SyntheticSceneRenderer:
             half = max(1.0, 0.15 * f / d / 2)
             bottom = yh + f * cam_h / d
             m = (np.abs(xx - px) <= half) & (yy <= bottom) & (yy >= bottom - 6.0 * f / d)
-            ids[m] = POLE * 1000
+            ids[m] = POLE * DIVISOR
             depth[m] = d
             img[m] = BASE_COLOURS[POLE]
 
@@ -176,7 +180,7 @@ class SyntheticSceneRenderer:
                 m &= ~head
             if not m.any():
                 continue
-            ids[m] = cls * 1000 + (i + 1)
+            ids[m] = cls * DIVISOR + (i + 1)
             # slight depth variation over the object (front face slanting)
             depth[m] = d + 0.3 * wm * np.abs(xx[m] + 0.5 - cx) / max(pw, 1)
             img[m] = colour
@@ -195,7 +199,7 @@ class SyntheticSceneRenderer:
         img = np.clip(np.round(img), 0, 255).astype(np.uint8)
 
         # sky has no depth; a few random invalid pixels; cap like Cityscapes-DVPS
-        depth[ids == SKY * 1000] = 0.0
+        depth[ids == SKY * DIVISOR] = 0.0
         depth[rng.random((h, w)) < 0.02] = 0.0
         depth = np.clip(depth, 0, 80.0)
         return img, ids, depth.astype(np.float32)

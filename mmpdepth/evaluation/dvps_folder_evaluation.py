@@ -11,8 +11,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .dvps_files import (DEPTH_SCALE, DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps,
-                         load_frame)
+from mmpdepth.formats import DEPTH_SCALE
+
+from .dvps_files import DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps, load_frame
 from .functional import (DPQ_THRESHOLDS, PQStats, get_protocol, make_windows, summarize_depth,
                          summarize_dpq, window_stats)
 from .functional.depth_metrics import depth_pass

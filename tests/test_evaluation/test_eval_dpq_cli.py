@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmpdepth.evaluation.dvps_files import (write_cityscapes_dvps_pred, write_depth_png,
-                                            write_semkitti_pred)
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, SEMKITTI_DVPS_FORMAT, write_depth_png
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
@@ -35,7 +34,8 @@ def cityscapes_tree(tmp, n_seq=2, frames=6, h=16, w=32, perfect=True):
             pred = ids.copy()
             pred[0, 0] = 0
             pdepth = depth if perfect else depth * 1.3
-            write_cityscapes_dvps_pred(osp.join(pan, f'{stem}_leftImg8bit.png'), pred)
+            CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pan, f'{stem}_leftImg8bit.png')],
+                                                  pred)
             write_depth_png(osp.join(dep, f'{stem}_leftImg8bit.png'), pdepth)
     return gt, pan, dep
 
@@ -97,14 +97,14 @@ def test_renamed_prediction_is_not_paired_by_sorted_order(tmp_path, capsys):
 
 def test_extra_sequence_and_size_mismatch_are_errors(tmp_path, capsys):
     gt, pan, dep = cityscapes_tree(str(tmp_path))
-    write_cityscapes_dvps_pred(osp.join(pan, '000009_000000_x_leftImg8bit.png'),
-                               np.zeros((16, 32), np.int64))
+    CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pan, '000009_000000_x_leftImg8bit.png')],
+                                          np.zeros((16, 32), np.int64))
     assert eval_dpq.main(['cityscapes-dvps', '--gt-dir', gt, '--pan-dir', pan]) == 2
     assert ('000009_000000_x_leftImg8bit.png: panoptic prediction file of no GT frame'
             in capsys.readouterr().err)
     os.remove(osp.join(pan, '000009_000000_x_leftImg8bit.png'))
     name = sorted(os.listdir(pan))[0]
-    write_cityscapes_dvps_pred(osp.join(pan, name), np.zeros((8, 32), np.int64))
+    CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pan, name)], np.zeros((8, 32), np.int64))
     assert eval_dpq.main(['cityscapes-dvps', '--gt-dir', gt, '--pan-dir', pan]) == 2
     assert name in capsys.readouterr().err
 
@@ -127,8 +127,8 @@ def test_semkitti_layout(tmp_path):
         write_depth_png(osp.join(gt, f'{stem}_depth_718.85.png'), depth)
         ids = cls.astype(np.int64) * 2**20 + inst
         ids[0, :] = 8 * 2**20
-        write_semkitti_pred(osp.join(pan, f'{stem}_cat.png'), osp.join(pan, f'{stem}_ins.png'),
-                            ids)
+        SEMKITTI_DVPS_FORMAT.write_pred_ids(
+            [osp.join(pan, f'{stem}_cat.png'), osp.join(pan, f'{stem}_ins.png')], ids)
         write_depth_png(osp.join(dep, f'{stem}.png'), np.full((8, 16), 10.0))
     out = str(tmp_path / 'r.json')
     assert eval_dpq.main(['semkitti-dvps', '--gt-dir', gt, '--pan-dir', pan, '--depth-dir', dep,

@@ -28,7 +28,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from mmpdepth.datasets.synthetic import write_synthetic_dps
-from mmpdepth.evaluation.dvps_files import read_cityscapes_dvps_gt, read_depth_png
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, read_depth_png
 from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, depth_sums, summarize_depth,
                                             summarize_dpq, summarize_pq, window_stats)
 from mmpdepth.registry import DATASETS, MODELS
@@ -108,7 +108,7 @@ def test_tiny_model_overfits_two_images(tmp_path):
         preds = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
     stats, dsums = None, []
     for p in preds:
-        gt = read_cityscapes_dvps_gt(p.pan_path)
+        gt = CITYSCAPES_DVPS_FORMAT.read_gt_ids(dict(pan_path=p.pan_path))
         gd = read_depth_png(p.depth_path, gt.shape)
         ids = p.pred_panoptic_seg.sem_seg[0].numpy()
         d = p.pred_depth_map.data[0].numpy()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmpdepth.evaluation.dvps_files import write_depth_png
+from mmpdepth.formats import write_depth_png
 from tests.test_datasets.dps_trees import write_cityscapes_dvps, write_semkitti_dvps
 from tests.test_evaluation.test_eval_dpq_cli import cityscapes_tree
 
@@ -168,14 +168,14 @@ def test_eval_out_exists_without_overwrite(tmp_path, evtree):
 
 
 def test_eval_semkitti_missing_instance_prediction(tmp_path):
-    from mmpdepth.evaluation.dvps_files import write_semkitti_pred
+    from mmpdepth.formats import SEMKITTI_DVPS_FORMAT
     gt = write_semkitti_dvps(str(tmp_path / 'gt'), n=2)
     pan = str(tmp_path / 'pan')
     os.makedirs(pan)
     for i in range(2):
-        write_semkitti_pred(osp.join(pan, f'{8:06d}_{i:06d}_cat.png'),
-                            osp.join(pan, f'{8:06d}_{i:06d}_ins.png'),
-                            np.zeros((32, 64), np.int64))
+        SEMKITTI_DVPS_FORMAT.write_pred_ids([osp.join(pan, f'{8:06d}_{i:06d}_cat.png'),
+                                             osp.join(pan, f'{8:06d}_{i:06d}_ins.png')],
+                                            np.zeros((32, 64), np.int64))
     os.remove(osp.join(pan, f'{8:06d}_{1:06d}_ins.png'))
     r = call_tool(EVAL, ['semkitti-dvps', '--gt-dir', gt, '--pan-dir', pan])
     assert_clear_error(r, pan, f'{8:06d}_{1:06d}', 'ins.png')

@@ -4,84 +4,33 @@ from typing import Optional, Tuple
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpdepth.evaluation.dvps_files import read_depth_png, read_png
+from mmpdepth.formats import ANNOTATION_FORMATS, get_format, read_depth_png
 from mmpdepth.registry import TRANSFORMS
-
-
-def _dense_instance_map(ids: np.ndarray, is_instance: np.ndarray) -> np.ndarray:
-    """Map each distinct id where ``is_instance`` to 1..N (0 elsewhere), int32."""
-    inst = np.zeros(ids.shape, np.int32)
-    if is_instance.any():
-        uniq, inv = np.unique(ids[is_instance], return_inverse=True)
-        inst[is_instance] = inv.astype(np.int32) + 1
-    return inst
 
 
 def read_panoptic_annotation(info: dict, metainfo: dict,
                              group_as_instance: Optional[bool] = None
                              ) -> Tuple[np.ndarray, np.ndarray]:
-    """Read one sample's panoptic GT as a semantic map and a dense instance map.
+    """Read one sample's panoptic GT as a semantic map and a dense instance map, in the
+    sample's ``ann_format`` (see :mod:`mmpdepth.formats`).
 
     Args:
         info: sample dict with ``ann_format`` and the annotation paths.
-        metainfo: dataset metainfo (classes, ``thing_ids``, ``label_divisor``).
+        metainfo: dataset metainfo (``classes``, ``thing_ids``).
         group_as_instance: whether thing pixels with instance 0 (Cityscapes group regions) or
-            crowd segments become instances. ``None`` follows the official code: yes for
-            Cityscapes-DVPS (its crowd test never fires), no for Cityscapes panoptic
-            (crowd segments are dropped) and SemKITTI (instance 0 means no instance).
+            crowd segments become instances. ``None`` follows the official code (the format's
+            default): yes for Cityscapes-DVPS (its crowd test never fires), no for Cityscapes
+            panoptic (crowd segments are dropped) and SemKITTI (instance 0 means no instance).
 
     Returns:
         tuple: ``sem`` (H, W) uint8 class index, 255 = ignore; ``inst`` (H, W) int32, 0 = no
         instance, 1..N instances (only on thing classes).
     """
     fmt = info.get('ann_format')
-    num_classes = len(metainfo['classes'])
-    thing_ids = np.array(metainfo['thing_ids'])
-    if fmt == 'cityscapes-dvps':
-        path = info['pan_path']
-        ids = read_png(path)
-        if ids.ndim != 2 or ids.dtype == np.uint8:
-            raise ValueError(f'{path}: expected a single-channel 16-bit PNG of class*1000+instance '
-                             f'ids (void 32000); got dtype {ids.dtype}, shape {ids.shape}')
-        ids = ids.astype(np.int64)
-        cls = ids // 1000
-        inst_raw = ids % 1000
-        group = True if group_as_instance is None else group_as_instance
-    elif fmt == 'semkitti-dvps':
-        cls = read_png(info['sem_path'])
-        inst_raw = read_png(info['inst_path'])
-        if cls.ndim != 2 or inst_raw.ndim != 2:
-            raise ValueError(f'{info["sem_path"]}: class and instance PNGs must be single-channel')
-        if cls.shape != inst_raw.shape:
-            raise ValueError(f'{info["inst_path"]}: size {inst_raw.shape} differs from '
-                             f'{info["sem_path"]} {cls.shape}')
-        cls, inst_raw = cls.astype(np.int64), inst_raw.astype(np.int64)
-        ids = cls * (2**20) + inst_raw
-        group = False if group_as_instance is None else group_as_instance
-    elif fmt == 'cityscapes-panoptic':
-        path = info['pan_path']
-        rgb = read_png(path)
-        if rgb.ndim != 3 or rgb.shape[2] < 3:
-            raise ValueError(f'{path}: expected an RGB-encoded panoptic PNG, got shape {rgb.shape}')
-        ids = rgb[..., 0].astype(np.int64) + 256 * rgb[..., 1] + 65536 * rgb[..., 2].astype(np.int64)
-        cls = np.full(ids.shape, 255, np.int64)
-        inst_raw = np.zeros(ids.shape, np.int64)
-        group = False if group_as_instance is None else group_as_instance
-        for n, s in enumerate(info.get('segments_info', [])):
-            m = ids == s['id']
-            cls[m] = s['category']
-            inst_raw[m] = 0 if s['iscrowd'] else n + 1
-        if group:
-            for n, s in enumerate(info.get('segments_info', [])):
-                if s['iscrowd']:
-                    inst_raw[ids == s['id']] = n + 1
-    else:
+    if fmt not in ANNOTATION_FORMATS:
         raise ValueError(f'unknown annotation format {fmt!r} for {info.get("img_path")}')
-    valid = (cls >= 0) & (cls < num_classes)
-    sem = np.where(valid, cls, 255).astype(np.uint8)
-    is_thing = valid & np.isin(cls, thing_ids)
-    is_instance = is_thing & ((inst_raw > 0) | group)
-    return sem, _dense_instance_map(ids, is_instance)
+    return get_format(fmt).read_semantic_instance(info, len(metainfo['classes']),
+                                                  metainfo['thing_ids'], group_as_instance)
 
 
 @TRANSFORMS.register_module()

@@ -9,6 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, SEMKITTI_DVPS_FORMAT, AnnotationFormat
+
 from .depth_metrics import depth_error_level
 from .panoptic_quality import PQStats, dense_ids, stats_from_histogram, summarize_pq
 
@@ -48,15 +50,20 @@ class DVPSProtocol:
         return self.num_classes * self.label_divisor
 
 
-CITYSCAPES_DVPS = DVPSProtocol(
-    name='cityscapes-dvps', label_divisor=1000, void_category=32, num_classes=19,
-    thing_classes=tuple(range(11, 19)), stuff_classes=tuple(range(0, 11)), epsilon=0.0,
-    sequence_frames=6)
+    @classmethod
+    def of_format(cls, fmt: AnnotationFormat, epsilon: float,
+                  sequence_frames: Optional[int]) -> 'DVPSProtocol':
+        """The protocol of an annotation format: its ids, void and classes, plus the
+        evaluator's own rules."""
+        return cls(name=fmt.name, label_divisor=fmt.label_divisor,
+                   void_category=fmt.void_category, num_classes=fmt.num_classes,
+                   thing_classes=fmt.thing_ids, stuff_classes=fmt.stuff_ids, epsilon=epsilon,
+                   sequence_frames=sequence_frames)
 
-SEMKITTI_DVPS = DVPSProtocol(
-    name='semkitti-dvps', label_divisor=2**20, void_category=255, num_classes=19,
-    thing_classes=tuple(range(0, 8)), stuff_classes=tuple(range(8, 19)), epsilon=1e-10,
-    sequence_frames=None)
+
+CITYSCAPES_DVPS = DVPSProtocol.of_format(CITYSCAPES_DVPS_FORMAT, epsilon=0.0, sequence_frames=6)
+SEMKITTI_DVPS = DVPSProtocol.of_format(SEMKITTI_DVPS_FORMAT, epsilon=1e-10,
+                                       sequence_frames=None)
 
 PROTOCOLS = {p.name: p for p in (CITYSCAPES_DVPS, SEMKITTI_DVPS)}
 

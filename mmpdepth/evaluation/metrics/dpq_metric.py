@@ -7,10 +7,9 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from mmpdepth.formats import ANNOTATION_FORMATS, get_format, read_depth_png, write_depth_png
 from mmpdepth.registry import METRICS
 
-from ..dvps_files import (read_cityscapes_dvps_gt, read_depth_png, read_semkitti_gt,
-                          write_cityscapes_dvps_pred, write_depth_png, write_semkitti_pred)
 from ..functional import (DPQ_THRESHOLDS, DVPSProtocol, PQStats, depth_sums, get_protocol,
                           summarize_depth, summarize_dpq, summarize_pq, window_stats)
 from ..result_table import classwise_table, summary_table
@@ -86,19 +85,16 @@ class DPQMetric(BaseMetric):
     @staticmethod
     def _read_gt(meta: dict, protocol: DVPSProtocol):
         fmt = meta.get('ann_format')
-        if fmt == 'cityscapes-dvps':
-            gt = read_cityscapes_dvps_gt(meta['pan_path'])
-        elif fmt == 'semkitti-dvps':
-            gt = read_semkitti_gt(meta['sem_path'], meta['inst_path'])
-        elif fmt == 'cityscapes-panoptic':
-            from mmpdepth.datasets.class_meta import CITYSCAPES_DPS_METAINFO
-            from mmpdepth.datasets.transforms.loading import read_panoptic_annotation
-            sem, inst = read_panoptic_annotation(meta, CITYSCAPES_DPS_METAINFO)
-            sem = sem.astype(np.int64)
-            gt = np.where(sem == 255, protocol.void_category, sem) * protocol.label_divisor + inst
-        else:
+        if fmt not in ANNOTATION_FORMATS:
             raise ValueError(f'DPQMetric cannot read GT of format {fmt!r} '
                              f'({meta.get("img_path")}); samples need ann_format and GT paths')
+        fmt = get_format(fmt)
+        gt = fmt.read_gt_ids(meta)
+        if (fmt.label_divisor, fmt.void_category) != (protocol.label_divisor,
+                                                      protocol.void_category):
+            cls, inst = fmt.decode(gt)
+            cls = np.where(cls == fmt.void_category, protocol.void_category, cls)
+            gt = cls * protocol.label_divisor + inst
         return gt
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -136,12 +132,9 @@ class DPQMetric(BaseMetric):
         name = osp.basename(ds.get('img_path') or f'{ds.get("img_id")}.png')
         stem = osp.splitext(name)[0]
         ids = self._pred_ids(pred, protocol)
-        if protocol.name == 'semkitti-dvps':
-            write_semkitti_pred(osp.join(pan_dir, f'{stem}_cat.png'),
-                                osp.join(pan_dir, f'{stem}_ins.png'), ids, protocol.label_divisor)
-        else:
-            write_cityscapes_dvps_pred(osp.join(pan_dir, f'{stem}.png'), ids,
-                                       protocol.label_divisor)
+        fmt = get_format(protocol.name)
+        fmt.write_pred_ids([osp.join(pan_dir, stem + suffix) for suffix in fmt.pred_suffixes],
+                           ids, protocol.label_divisor)
         if pred_depth is not None:
             os.makedirs(depth_dir, exist_ok=True)
             write_depth_png(osp.join(depth_dir, f'{stem}.png'), pred_depth)
