@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import warnings
+from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Union
 
 import cv2
@@ -11,13 +12,14 @@ import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config, ConfigDict
-from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
+from mmengine.visualization import Visualizer
 
 from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png
-from mmpdepth.visualization.dps_drawing import prediction_panel
+from mmpdepth.registry import DATASETS, VISUALIZERS
+from mmpdepth.visualization import DPSLocalVisualizer
 
 from .point_cloud import backproject, default_intrinsics, render_point_cloud, write_ply
 
@@ -33,10 +35,16 @@ class DPSInferencer(BaseInferencer):
     ``DetInferencer``).
 
     Args:
-        model (str | Config): a config path (or config object).
+        model (str | Config | nn.Module): a config path, a config object, or a built model with
+            its config as ``model.cfg`` (what :func:`init_model` returns).
         weights (str, optional): checkpoint path (loaded with ``weights_only=True``).
         device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
         show_progress (bool): progress bar over the inputs.
+
+    ``__call__`` runs mmengine's steps per batch: :meth:`preprocess` (test pipeline and
+    collate), :meth:`forward` (``model.test_step``), :meth:`visualize` (panels by the config's
+    :class:`DPSLocalVisualizer`, point clouds) and :meth:`postprocess` (prediction dicts and
+    files). Panoptic ids use the config's ``test_cfg.fusion.label_divisor``.
 
     ``inferencer(inputs, ...)`` takes an image path, a folder, an ``np.ndarray`` (H, W, 3 BGR) or
     a list of them and returns ``dict(predictions=[...], visualization=[...], errors=[...])``.
@@ -46,10 +54,26 @@ class DPSInferencer(BaseInferencer):
     reported in ``errors`` (with the reason) and the rest is processed.
     """
 
-    def __init__(self, model: Union[str, Config, ConfigDict], weights: Optional[str] = None,
-                 device: Optional[str] = None, scope: str = 'mmdet',
-                 show_progress: bool = True) -> None:
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {'show', 'no_save_vis', 'draw_labels', 'max_depth', 'return_vis',
+                             'save_pcd', 'intrinsics', 'vis_out_dir', 'pcd_out_dir'}
+    postprocess_kwargs: set = {'return_datasamples', 'no_save_pred', 'pred_out_dir'}
+
+    def __init__(self, model: Union[str, Config, ConfigDict, torch.nn.Module],
+                 weights: Optional[str] = None, device: Optional[str] = None,
+                 scope: str = 'mmdet', show_progress: bool = True) -> None:
         init_default_scope(scope)
+        if isinstance(model, torch.nn.Module):  # a built model (init_model / inference_dps)
+            if not hasattr(model, 'cfg'):
+                raise ValueError('DPSInferencer(model): a built model needs its config as '
+                                 '`model.cfg` (init_model sets it)')
+            self.scope, self.show_progress = scope, show_progress
+            self.cfg, self.model = model.cfg, model
+            self.pipeline = self._init_pipeline(self.cfg)
+            self.collate_fn = self._init_collate(self.cfg)
+            self.visualizer = self._init_visualizer(self.cfg)
+            return
         if isinstance(model, str) and not osp.isfile(model):
             raise FileNotFoundError(f'{model}: config file not found')
         if weights is not None and not osp.isfile(weights):
@@ -59,17 +83,16 @@ class DPSInferencer(BaseInferencer):
         self._weights_path = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          show_progress=show_progress)
-        meta = {}
-        for key in ('test_dataloader', 'val_dataloader'):
-            ds = self.cfg.get(key, {}).get('dataset', {})
-            if ds:
-                from mmpdepth.registry import DATASETS
-                cls = DATASETS.get(ds['type'])
-                meta = dict(getattr(cls, 'METAINFO', {}))
-                break
-        self.dataset_meta = meta
-        self.label_divisor = self.cfg.model.get('test_cfg', {}).get('fusion', {}).get(
-            'label_divisor', 1000)
+
+    @property
+    def dataset_meta(self) -> dict:
+        """Class names, palette and thing ids of the config's test dataset (the visualizer's)."""
+        return self.visualizer.dataset_meta
+
+    @property
+    def label_divisor(self) -> int:
+        """Divisor of the model's panoptic ids (``test_cfg.fusion.label_divisor``)."""
+        return self.cfg.model.get('test_cfg', {}).get('fusion', {}).get('label_divisor', 1000)
 
     # ---------------------------------------------------------------------------------------
 
@@ -88,8 +111,26 @@ class DPSInferencer(BaseInferencer):
             steps[0] = dict(type='InferencerLoader')
         return Compose(steps)
 
-    def _init_visualizer(self, cfg):
-        return None  # drawing is done by the mmpdepth.visualization functions below
+    def _init_visualizer(self, cfg) -> DPSLocalVisualizer:
+        """The config's :class:`DPSLocalVisualizer` (a default one without), with the test
+        dataset's metainfo."""
+        vis_cfg = dict(cfg.get('visualizer') or {})
+        if vis_cfg.get('type', 'DPSLocalVisualizer').split('.')[-1] != 'DPSLocalVisualizer':
+            vis_cfg = {}
+        name = 'dps_inferencer'
+        if Visualizer.check_instance_created(name):
+            name = f'{name}-{datetime.now().timestamp()}-{id(self)}'
+        vis_cfg = dict(vis_cfg, type='DPSLocalVisualizer', vis_backends=None, save_dir=None,
+                       name=name)
+        visualizer = VISUALIZERS.build(vis_cfg)
+        meta = {}
+        for key in ('test_dataloader', 'val_dataloader'):
+            ds = cfg.get(key, {}).get('dataset', {})
+            if ds:
+                meta = dict(getattr(DATASETS.get(ds['type']), 'METAINFO', {}))
+                break
+        visualizer.dataset_meta = meta
+        return visualizer
 
     @staticmethod
     def read_input(item, index: int) -> dict:
@@ -150,6 +191,7 @@ class DPSInferencer(BaseInferencer):
         return ok, errors
 
     # ---------------------------------------------------------------------------------------
+    # mmengine's BaseInferencer contract: preprocess -> forward -> visualize -> postprocess
     def __call__(self,
                  inputs,
                  batch_size: int = 1,
@@ -173,31 +215,96 @@ class DPSInferencer(BaseInferencer):
         for e in errors:
             warnings.warn(e)
         results = dict(predictions=[], visualization=[], errors=errors)
+        sub = (lambda d: osp.join(out_dir, d)) if out_dir else (lambda d: '')
         bar = ProgressBar(len(items)) if self.show_progress and len(items) > 1 else None
-        for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
-            data = [self.pipeline(dict(img=it['img'], img_path=it['img_path'],
-                                       img_id=it['name'])) for it in chunk]
-            with torch.no_grad():
-                samples = self.model.test_step(pseudo_collate(data))
-            for it, sample in zip(chunk, samples):
-                for note in it['notes']:
-                    warnings.warn(f'{it["img_path"] or it["name"]}: {note}')
-                pred = self.to_prediction(sample, it['name'])
-                vis = self.draw(it['img'][..., ::-1], pred, max_depth, draw_labels)
-                if out_dir:
-                    self.write(out_dir, it, pred, vis, no_save_vis, no_save_pred, save_pcd,
-                               intrinsics, max_depth)
-                if show:
-                    mmcv.imshow(vis['panel'][..., ::-1], it['name'])
-                results['predictions'].append(sample if return_datasamples else pred)
-                if return_vis:
-                    results['visualization'].append(vis['panel'])
-                if bar:
+        for chunk, data in self.preprocess(items, batch_size=batch_size):
+            samples = self.forward(data)
+            vis = self.visualize(chunk, samples, show=show, no_save_vis=no_save_vis,
+                                 draw_labels=draw_labels, max_depth=max_depth,
+                                 return_vis=return_vis, save_pcd=save_pcd,
+                                 intrinsics=intrinsics, vis_out_dir=sub('vis'),
+                                 pcd_out_dir=sub('pcd'))
+            out = self.postprocess(samples, vis, return_datasamples, no_save_pred=no_save_pred,
+                                   pred_out_dir=sub('preds'), items=chunk)
+            results['predictions'] += out['predictions']
+            results['visualization'] += out['visualization']
+            if bar:
+                for _ in chunk:
                     bar.update()
         if bar:
             print()
         return results
+
+    def preprocess(self, inputs: List[dict], batch_size: int = 1, **kwargs):
+        """Read items (from :meth:`collect_inputs`) through the test pipeline.
+
+        Yields:
+            tuple: (the batch's items, the collated batch for ``model.test_step``).
+        """
+        for start in range(0, len(inputs), batch_size):
+            chunk = inputs[start:start + batch_size]
+            yield chunk, self.collate_fn([
+                self.pipeline(dict(img=it['img'], img_path=it['img_path'], img_id=it['name']))
+                for it in chunk])
+
+    def visualize(self, inputs: List[dict], preds: List, show: bool = False,
+                  no_save_vis: bool = False, draw_labels: bool = False,
+                  max_depth: float = 80.0, return_vis: bool = False, save_pcd: bool = False,
+                  intrinsics: Optional[Dict[str, float]] = None, vis_out_dir: str = '',
+                  pcd_out_dir: str = '') -> List[dict]:
+        """Panels of a batch, drawn by :class:`DPSLocalVisualizer`; written to ``vis_out_dir``
+        (``{name}.png`` and ``layers/``) and, with ``save_pcd``, the coloured point cloud to
+        ``pcd_out_dir`` (``{name}.ply`` and a rendered view).
+
+        Returns:
+            list[dict]: per input ``panel``, ``panoptic`` and ``depth`` (RGB uint8 pictures).
+        """
+        out = []
+        for item, sample in zip(inputs, preds):
+            name, rgb = item['name'], item['img'][..., ::-1]
+            ids = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
+            depth = sample.pred_depth_map.data[0].cpu().numpy() \
+                if 'pred_depth_map' in sample else None
+            vis = self.visualizer.draw_prediction(rgb, ids, depth, self.label_divisor, max_depth,
+                                                  draw_labels)
+            if show:
+                mmcv.imshow(vis['panel'][..., ::-1], name)
+            if vis_out_dir and not no_save_vis:
+                mmcv.imwrite(vis['panel'][..., ::-1], osp.join(vis_out_dir, f'{name}.png'))
+                mmcv.imwrite(vis['panoptic'][..., ::-1],
+                             osp.join(vis_out_dir, 'layers', f'{name}_panoptic.png'))
+                if vis['depth'] is not None:
+                    mmcv.imwrite(vis['depth'][..., ::-1],
+                                 osp.join(vis_out_dir, 'layers', f'{name}_depth.png'))
+            if pcd_out_dir and save_pcd and depth is not None:
+                self._write_point_cloud(pcd_out_dir, name, rgb, ids, depth,
+                                        intrinsics or sample.metainfo.get('cam_intrinsic'),
+                                        max_depth)
+            out.append(vis)
+        return out
+
+    def postprocess(self, preds: List, visualization: List[dict],
+                    return_datasamples: bool = False, no_save_pred: bool = False,
+                    pred_out_dir: str = '', items: Optional[List[dict]] = None) -> dict:
+        """Prediction dicts (see the class docstring) or the data samples; with
+        ``pred_out_dir`` the prediction files (``panoptic/``, ``depth/``, ``segments/``).
+
+        Returns:
+            dict: ``predictions`` and ``visualization`` (panels) lists.
+        """
+        names = [it['name'] for it in items] if items else \
+            [f'{i:04d}' for i in range(len(preds))]
+        for it in items or []:
+            for note in it['notes']:
+                warnings.warn(f'{it["img_path"] or it["name"]}: {note}')
+        out = dict(predictions=[], visualization=[v['panel'] for v in visualization])
+        for i, sample in enumerate(preds):
+            pred = self.to_prediction(sample, names[i])
+            if pred_out_dir and not no_save_pred:
+                self._write_prediction(pred_out_dir, pred,
+                                       items[i]['img_path'] if items else None)
+            out['predictions'].append(sample if return_datasamples else pred)
+        return out
 
     def to_prediction(self, sample, name: str) -> dict:
         ids = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
@@ -219,54 +326,27 @@ class DPSInferencer(BaseInferencer):
         return dict(name=name, panoptic=ids, depth=depth, segments=segs,
                     cam_intrinsic=sample.metainfo.get('cam_intrinsic'))
 
-    def draw(self, rgb: np.ndarray, pred: dict, max_depth: float, draw_labels: bool) -> dict:
-        return prediction_panel(rgb, pred['panoptic'], pred['depth'], self.dataset_meta,
-                                self.label_divisor, max_depth, draw_labels)
+    def _write_prediction(self, pred_dir: str, pred: dict, img_path: Optional[str]) -> None:
+        name = pred['name']
+        for sub in ('panoptic', 'depth', 'segments'):
+            os.makedirs(osp.join(pred_dir, sub), exist_ok=True)
+        CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pred_dir, 'panoptic', f'{name}.png')],
+                                              pred['panoptic'], self.label_divisor)
+        if pred['depth'] is not None:
+            write_depth_png(osp.join(pred_dir, 'depth', f'{name}.png'), pred['depth'])
+        with open(osp.join(pred_dir, 'segments', f'{name}.json'), 'w') as f:
+            json.dump(dict(image=img_path or name, label_divisor=self.label_divisor,
+                           segments=pred['segments']), f, indent=1)
 
-    def write(self, out_dir: str, item: dict, pred: dict, vis: dict, no_save_vis: bool,
-              no_save_pred: bool, save_pcd: bool, intrinsics: Optional[dict],
-              max_depth: float) -> None:
-        name = item['name']
-        if not no_save_vis:
-            mmcv.imwrite(vis['panel'][..., ::-1], osp.join(out_dir, 'vis', f'{name}.png'))
-            mmcv.imwrite(vis['panoptic'][..., ::-1],
-                         osp.join(out_dir, 'vis', 'layers', f'{name}_panoptic.png'))
-            if vis['depth'] is not None:
-                mmcv.imwrite(vis['depth'][..., ::-1],
-                             osp.join(out_dir, 'vis', 'layers', f'{name}_depth.png'))
-        if not no_save_pred:
-            for sub in ('panoptic', 'depth', 'segments'):
-                os.makedirs(osp.join(out_dir, 'preds', sub), exist_ok=True)
-            CITYSCAPES_DVPS_FORMAT.write_pred_ids(
-                [osp.join(out_dir, 'preds', 'panoptic', f'{name}.png')], pred['panoptic'],
-                self.label_divisor)
-            if pred['depth'] is not None:
-                write_depth_png(osp.join(out_dir, 'preds', 'depth', f'{name}.png'), pred['depth'])
-            with open(osp.join(out_dir, 'preds', 'segments', f'{name}.json'), 'w') as f:
-                json.dump(dict(image=item['img_path'] or name, label_divisor=self.label_divisor,
-                               segments=pred['segments']), f, indent=1)
-        if save_pcd and pred['depth'] is not None:
-            os.makedirs(osp.join(out_dir, 'pcd'), exist_ok=True)
-            h, w = pred['depth'].shape
-            cam = intrinsics or pred.get('cam_intrinsic') or default_intrinsics(h, w)
-            rgb = item['img'][..., ::-1]
-            write_ply(osp.join(out_dir, 'pcd', f'{name}.ply'), pred['depth'], rgb, cam,
-                      pred['panoptic'], self.label_divisor)
-            pts, idx = backproject(pred['depth'], cam)
-            render_point_cloud(pts, rgb.reshape(-1, 3)[idx],
-                               osp.join(out_dir, 'pcd', f'{name}_view.png'),
-                               max_depth=max_depth)
-
-    # the mmengine hooks are not used: __call__ does the whole workflow
-    def preprocess(self, inputs, batch_size: int = 1, **kwargs):  # pragma: no cover
-        raise NotImplementedError('DPSInferencer.__call__ handles preprocessing')
-
-    def visualize(self, inputs, preds, **kwargs):  # pragma: no cover
-        raise NotImplementedError
-
-    def postprocess(self, preds, visualization, return_datasample=False,
-                    **kwargs):  # pragma: no cover
-        raise NotImplementedError
+    def _write_point_cloud(self, pcd_dir: str, name: str, rgb: np.ndarray, ids: np.ndarray,
+                           depth: np.ndarray, cam: Optional[dict], max_depth: float) -> None:
+        os.makedirs(pcd_dir, exist_ok=True)
+        h, w = depth.shape
+        cam = cam or default_intrinsics(h, w)
+        write_ply(osp.join(pcd_dir, f'{name}.ply'), depth, rgb, cam, ids, self.label_divisor)
+        pts, idx = backproject(depth, cam)
+        render_point_cloud(pts, rgb.reshape(-1, 3)[idx], osp.join(pcd_dir, f'{name}_view.png'),
+                           max_depth=max_depth)
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -278,15 +358,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 def inference_dps(model: torch.nn.Module, imgs: Union[str, np.ndarray, Sequence],
                   batch_size: int = 1) -> List:
     """Run a model from :func:`init_model` on images; returns ``DetDataSample``s."""
-    inferencer = DPSInferencer.__new__(DPSInferencer)
-    inferencer.model = model
-    inferencer.cfg = model.cfg
-    inferencer.pipeline = inferencer._init_pipeline(model.cfg)
-    inferencer.show_progress = False
-    inferencer.dataset_meta = {}
-    inferencer.label_divisor = 1000
-    single = isinstance(imgs, (str, np.ndarray))
-    out = inferencer(imgs, batch_size=batch_size, return_datasamples=True)
+    out = DPSInferencer(model, show_progress=False)(imgs, batch_size=batch_size,
+                                                    return_datasamples=True)
     if out['errors']:
         raise ValueError('; '.join(out['errors']))
-    return out['predictions'][0] if single else out['predictions']
+    return out['predictions'][0] if isinstance(imgs, (str, np.ndarray)) else out['predictions']

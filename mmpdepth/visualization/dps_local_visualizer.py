@@ -9,7 +9,8 @@ from mmengine.visualization import Visualizer
 
 from mmpdepth.registry import VISUALIZERS
 
-from .dps_drawing import colourize_depth, depth_colour_bar, overlay_panoptic, panel
+from .dps_drawing import (colourize_depth, depth_colour_bar, overlay_panoptic, panel,
+                          prediction_panel)
 
 
 @VISUALIZERS.register_module()
@@ -61,6 +62,20 @@ class DPSLocalVisualizer(Visualizer):
             parts.append(colourize_depth(depth, self.max_depth))
             parts.append(depth_colour_bar(h, self.max_depth))
         return panel(parts)
+
+    def draw_prediction(self, rgb: np.ndarray, ids: np.ndarray, depth: Optional[np.ndarray],
+                        label_divisor: int, max_depth: Optional[float] = None,
+                        draw_labels: Optional[bool] = None) -> dict:
+        """The picture of one prediction, as :func:`prediction_panel` draws it with this
+        visualizer's dataset meta (``max_depth`` / ``draw_labels``: None = the visualizer's).
+
+        Returns:
+            dict: ``panel`` (image | panoptic | depth | colour bar) and the layers ``panoptic``
+            and ``depth`` (None without depth), (H, W, 3) uint8 RGB.
+        """
+        return prediction_panel(rgb, ids, depth, self.dataset_meta or {}, label_divisor,
+                                self.max_depth if max_depth is None else max_depth,
+                                self.draw_labels if draw_labels is None else draw_labels)
 
     @staticmethod
     def gt_panoptic_ids(data_sample, label_divisor: int) -> Optional[np.ndarray]:

@@ -181,3 +181,42 @@ def test_tta_flip_views_merge(inferencer, images):
     ids = merged.pred_panoptic_seg.sem_seg[0]
     assert ids.shape == (128, 256) and ((ids // 1000) < 19).all()
     assert merged.metainfo['flip'] is False
+
+
+def test_inferencer_steps_follow_the_base_inferencer_contract(inferencer, images, tmp_path):
+    from mmpdepth.visualization import DPSLocalVisualizer
+    assert isinstance(inferencer.visualizer, DPSLocalVisualizer)
+    assert inferencer.dataset_meta['classes'][13] == 'car'  # the test dataset's metainfo
+    items, errors = inferencer.collect_inputs(images[:2])
+    assert not errors
+    batches = list(inferencer.preprocess(items, batch_size=2))
+    assert len(batches) == 1 and len(batches[0][0]) == 2
+    samples = inferencer.forward(batches[0][1])
+    vis = inferencer.visualize(items, samples, vis_out_dir=str(tmp_path / 'vis'))
+    assert vis[0]['panel'].shape[0] == 128 and vis[0]['panel'].shape[1] > 3 * 256
+    assert osp.isfile(tmp_path / 'vis' / f'{items[0]["name"]}.png')
+    out = inferencer.postprocess(samples, vis, pred_out_dir=str(tmp_path / 'preds'),
+                                 items=items)
+    assert [p['name'] for p in out['predictions']] == [it['name'] for it in items]
+    assert osp.isfile(tmp_path / 'preds' / 'panoptic' / f'{items[1]["name"]}.png')
+    np.testing.assert_array_equal(out['visualization'][0], vis[0]['panel'])
+
+
+def test_inference_dps_is_the_inferencer_on_a_built_model(inferencer, images):
+    from mmpdepth.apis import inference_dps
+    model = inferencer.model
+    sample = inference_dps(model, images[0])
+    ref = inferencer(images[0], return_datasamples=True)['predictions'][0]
+    np.testing.assert_array_equal(sample.pred_panoptic_seg.sem_seg.numpy(),
+                                  ref.pred_panoptic_seg.sem_seg.numpy())
+    # the label divisor is the config's, not a constant
+    cfg = copy.deepcopy(model.cfg)
+    cfg.model.test_cfg.fusion.label_divisor = 2**20
+    model.cfg, old = cfg, model.cfg
+    try:
+        from mmpdepth.apis import DPSInferencer as Inf
+        assert Inf(model, show_progress=False).label_divisor == 2**20
+    finally:
+        model.cfg = old
+    with pytest.raises(ValueError, match='missing.png: file not found'):
+        inference_dps(model, '/nonexistent/missing.png')
