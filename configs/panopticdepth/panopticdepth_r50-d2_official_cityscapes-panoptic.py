@@ -6,5 +6,4 @@ _base_ = [
 ]
 model = dict(
     panoptic_head=dict(depth=None),
-    panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))

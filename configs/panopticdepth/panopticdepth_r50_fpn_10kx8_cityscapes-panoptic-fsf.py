@@ -13,7 +13,6 @@ model = dict(
     backbone=dict(frozen_stages=1, norm_cfg=dict(type='BN', requires_grad=False),
                   norm_eval=True, init_cfg=None),
     panoptic_head=dict(depth=None),
-    panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
 optim_wrapper = dict(optimizer=dict(lr=1e-5))
 default_hooks = dict(checkpoint=dict(interval=5000))

@@ -15,7 +15,6 @@ model = dict(
         init_cfg=dict(_delete_=True, type='Pretrained',
                       checkpoint='open-mmlab://detectron2/resnet50_caffe')),
     panoptic_head=dict(depth=None),
-    panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
 train_dataloader = dict(batch_size=4)  # x 8 GPUs = 32
 default_hooks = dict(checkpoint=dict(interval=20000))

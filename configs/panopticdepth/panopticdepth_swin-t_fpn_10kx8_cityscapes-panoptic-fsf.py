@@ -11,7 +11,6 @@ model = dict(
     # stages 2-3: patch embedding and the first stage frozen (as res2 for R-50)
     backbone=dict(frozen_stages=1, init_cfg=None),
     panoptic_head=dict(depth=None),
-    panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
 optim_wrapper = dict(optimizer=dict(lr=1e-5))
 default_hooks = dict(checkpoint=dict(interval=5000))

@@ -7,14 +7,13 @@ _base_ = [
     '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
 ]
 load_from = 'work_dirs/panopticdepth_swin-t_fpn_10kx8_cityscapes-dps/iter_10000.pth'  # Cityscapes-DPS model
-thing_class_ids = (0, 1, 2, 3, 4, 5, 6, 7)
 model = dict(
     # stages 2-3: patch embedding and the first stage frozen (as res2 for R-50)
     backbone=dict(frozen_stages=1, init_cfg=None),
-    panoptic_head=dict(thing_class_ids=thing_class_ids),
-    panoptic_fusion_head=dict(thing_class_ids=thing_class_ids),
-    test_cfg=dict(fusion=dict(stuff_area_limit=512, label_divisor=2**20)))
-val_evaluator = dict(type='DPQMetric', protocol='semkitti-dvps', pred_label_divisor=2**20)
-test_evaluator = val_evaluator
+    # SemKITTI-DVPS things: classes 0-7 (mmpdepth.formats.SEMKITTI_DVPS_FORMAT); the fusion head
+    # takes them from here. Output ids stay class * 1000 + instance: DPQMetric writes and scores
+    # them in SemKITTI's class * 2**20 + instance encoding (val_evaluator of the dataset base).
+    panoptic_head=dict(thing_class_ids=(0, 1, 2, 3, 4, 5, 6, 7)),
+    test_cfg=dict(fusion=dict(stuff_area_limit=512)))
 train_dataloader = dict(batch_size=1)  # x 8 GPUs
 default_hooks = dict(checkpoint=dict(interval=3000))

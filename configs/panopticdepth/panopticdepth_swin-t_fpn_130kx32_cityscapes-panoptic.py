@@ -9,7 +9,6 @@ _base_ = [
 model = dict(
     backbone=dict(frozen_stages=-1),
     panoptic_head=dict(depth=None),
-    panoptic_fusion_head=dict(depth=None),
     test_cfg=dict(fusion=dict(merge_mode='ps')))
 train_dataloader = dict(batch_size=4)  # x 8 GPUs = 32
 default_hooks = dict(checkpoint=dict(interval=20000))

@@ -98,3 +98,21 @@ def test_deploy_configs_are_complete_mmdeploy_configs(path):
     assert codebase['model_type'] == 'panoptic_depth'
     assert codebase['module'] == ['mmpdepth.deploy']
     assert get_onnx_config(cfg)['opset_version'] >= 16
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'dps' in osp.basename(p)],
+                         ids=lambda p: osp.relpath(p, ROOT))
+def test_classes_are_set_once_and_match_the_datasets_annotation_format(path):
+    """The fusion head takes its classes and depth settings from the head; the head's thing
+    classes are those of the dataset's format, and the metric's protocol is that format."""
+    from mmpdepth.formats import get_format
+    from mmpdepth.models.detectors.panoptic_depth import merge_head_cfgs
+    from mmpdepth.registry import DATASETS
+    cfg = Config.fromfile(path)
+    assert set(cfg.model.panoptic_fusion_head) == {'type'}
+    head, fusion = merge_head_cfgs(cfg.model.panoptic_head, cfg.model.panoptic_fusion_head)
+    assert fusion['thing_class_ids'] == head['thing_class_ids']
+    meta = DATASETS.get(cfg.val_dataloader.dataset.type).METAINFO
+    fmt = get_format(meta['dvps_protocol'])
+    assert tuple(head['thing_class_ids']) == fmt.thing_ids
+    assert cfg.val_evaluator.get('protocol', fmt.name) == fmt.name

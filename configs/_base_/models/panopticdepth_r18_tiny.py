@@ -15,5 +15,4 @@ model = dict(
         norm_cfg=tiny_norm,
         position_deform=False, encoder_deform=False, depth_kernel_deform=False,
         depth=dict(embed_channels=8)),
-    panoptic_fusion_head=dict(depth=dict(embed_channels=8)),
     test_cfg=dict(fusion=dict(stuff_area_limit=128)))

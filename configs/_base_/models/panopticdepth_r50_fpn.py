@@ -63,11 +63,8 @@ model = dict(
                        eps=5e-9, reduction='sum', loss_weight=4.0),
         loss_depth=dict(type='InstanceDepthLoss', si_weight=5.0, loss_weight=5.0,
                         instance_weight=1.0)),
-    panoptic_fusion_head=dict(
-        type='PanopticDepthFusionHead',
-        num_classes=num_classes,
-        thing_class_ids=thing_class_ids,
-        depth=depth_cfg),
+    # num_classes, thing_class_ids and depth come from panoptic_head (set them there only)
+    panoptic_fusion_head=dict(type='PanopticDepthFusionHead'),
     train_cfg=dict(
         pos_num=7,
         instance_scales=((1, 128), (64, 256), (128, 512), (256, 1024), (512, 2048)),

@@ -5,5 +5,4 @@ model = dict(
     panoptic_head=dict(
         depth=depth_cfg,
     ),
-    panoptic_fusion_head=dict(depth=depth_cfg),
 )

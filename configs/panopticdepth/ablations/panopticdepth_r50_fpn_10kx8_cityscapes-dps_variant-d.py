@@ -6,5 +6,4 @@ model = dict(
         depth=depth_cfg,
         loss_depth=dict(instance_weight=0.0),
     ),
-    panoptic_fusion_head=dict(depth=depth_cfg),
 )

@@ -6,6 +6,5 @@ model = dict(
         depth=depth_cfg,
         loss_depth=dict(instance_weight=1.0),
     ),
-    panoptic_fusion_head=dict(depth=depth_cfg),
     train_cfg=dict(shift_target='mean'),
 )

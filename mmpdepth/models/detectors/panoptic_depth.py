@@ -73,7 +73,10 @@ def merge_head_cfgs(panoptic_head: dict, panoptic_fusion_head: dict,
                     train_cfg: Optional[dict] = None,
                     test_cfg: Optional[dict] = None) -> Tuple[dict, dict]:
     """The head and fusion-head configs with the detector's ``train_cfg`` (head) and
-    ``test_cfg['head']`` / ``test_cfg['fusion']`` merged in (they override the heads' own)."""
+    ``test_cfg['head']`` / ``test_cfg['fusion']`` merged in (they override the heads' own).
+
+    The fusion head takes ``num_classes``, ``thing_class_ids`` and ``depth`` from the head
+    unless its own config sets them, so a dataset's classes are set in one place."""
     head_test = dict(test_cfg or {}).get('head', None)
     fusion_test = dict(test_cfg or {}).get('fusion', None)
     panoptic_head = dict(panoptic_head)
@@ -82,6 +85,9 @@ def merge_head_cfgs(panoptic_head: dict, panoptic_fusion_head: dict,
     if head_test is not None:
         panoptic_head['test_cfg'] = dict(panoptic_head.get('test_cfg') or {}, **head_test)
     panoptic_fusion_head = dict(panoptic_fusion_head)
+    for key in ('num_classes', 'thing_class_ids', 'depth'):
+        if key in panoptic_head and key not in panoptic_fusion_head:
+            panoptic_fusion_head[key] = panoptic_head[key]
     if fusion_test is not None:
         panoptic_fusion_head['test_cfg'] = dict(
             panoptic_fusion_head.get('test_cfg') or {}, **fusion_test)
