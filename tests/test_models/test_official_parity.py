@@ -56,7 +56,7 @@ def run(request, tmp_path_factory):
             data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
             feats = model.extract_feat(data['inputs'])
             outs = model.panoptic_head(feats)
-            head = model.panoptic_head.predict_by_feat(outs)
+            head = model.panoptic_head.predict_by_feat(outs, with_candidates=True)
             fused = model.panoptic_fusion_head.predict(head, [ds.metainfo])[0]
     finally:
         torch.set_num_threads(threads)

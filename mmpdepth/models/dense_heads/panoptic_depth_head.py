@@ -405,7 +405,7 @@ class PanopticDepthHead(BaseModule):
                                                                   torch.cat(depth_gt_px))
             else:
                 losses['loss_depth'] = dz
-            if self.depth_generator.has_shift and self.loss_depth.instance_weight > 0:
+            if self.depth_generator.has_shift and self.loss_depth.with_instance_term:
                 if shift_pred:
                     losses['loss_depth_ins'] = self.loss_depth.loss_instance(
                         torch.cat(shift_pred), torch.cat(shift_gt), torch.cat(shift_img))
@@ -438,7 +438,7 @@ class PanopticDepthHead(BaseModule):
                 m = sel[:, None].expand(-1, k, -1, -1)
                 pred_px.append(maps[m])
                 gt_px.append(gt[None, None].expand(n, k, -1, -1)[m])
-                if th_depth_k and gen.has_shift and self.loss_depth.instance_weight > 0:
+                if th_depth_k and gen.has_shift and self.loss_depth.with_instance_term:
                     g = gt[None].expand(n, -1, -1)
                     if self.train_cfg['shift_target'] == 'min':
                         stat = torch.where(sel, g, torch.full_like(g, float('inf')))
@@ -471,12 +471,12 @@ class PanopticDepthHead(BaseModule):
         return self.predict_by_feat(outs)
 
     @torch.no_grad()
-    def predict_by_feat(self, outs: dict) -> List[dict]:
+    def predict_by_feat(self, outs: dict, with_candidates: bool = False) -> List[dict]:
         """Per image: fused thing and stuff candidates with their stride-4 mask logits.
 
         :meth:`candidates_by_feat` (fixed shapes) then :meth:`predict_by_candidates`.
         """
-        return self.predict_by_candidates(self.candidates_by_feat(outs))
+        return self.predict_by_candidates(self.candidates_by_feat(outs), with_candidates)
 
     def candidates_by_feat(self, outs: dict) -> dict:
         """Fixed-size candidates of a batch: the graph part of inference (ONNX export ends here).
@@ -512,20 +512,21 @@ class PanopticDepthHead(BaseModule):
                     levels=levels)
 
     @torch.no_grad()
-    def predict_by_candidates(self, cands: dict) -> List[dict]:
+    def predict_by_candidates(self, cands: dict, with_candidates: bool = False) -> List[dict]:
         """Thresholds, kernel fusion and mask logits on :meth:`candidates_by_feat` outputs.
 
         Returns:
             list[dict]: per image ``things`` and ``stuff`` (:class:`InstanceData` with
             ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``,
             ``depth_kernels`` (n, D) when the model has depth kernels) and ``depth_embed``
-            (e^d, h, w) or None; ``thing_candidates``: the pre-fusion candidates' ``level``,
-            ``pixel_index`` (y·W_l + x), ``fusion_keep`` (N,) and ``fusion_members`` (M, N), or
-            None.
+            (e^d, h, w) or None; with ``with_candidates`` (parity checks) also
+            ``thing_candidates``: the pre-fusion candidates' ``level``, ``pixel_index``
+            (y·W_l + x), ``fusion_keep`` (N,) and ``fusion_members`` (M, N), or None.
         """
-        return [self._predict_single(cands, i) for i in range(cands['mask_embed'].shape[0])]
+        return [self._predict_single(cands, i, with_candidates)
+                for i in range(cands['mask_embed'].shape[0])]
 
-    def _predict_single(self, cands: dict, i: int) -> dict:
+    def _predict_single(self, cands: dict, i: int, with_candidates: bool = False) -> dict:
         cfg = self.test_cfg
         akf = self.kernel_fusion
         embed = cands['mask_embed'][i]
@@ -566,9 +567,10 @@ class PanopticDepthHead(BaseModule):
             things.scores = fused.scores
             if fused.depth_kernels is not None:
                 things.depth_kernels = fused.depth_kernels
-            candidates = dict(level=torch.cat(th_lvl)[order],
-                              pixel_index=torch.cat(th_pix)[order], fusion_keep=fused.keep,
-                              fusion_members=fused.members)
+            if with_candidates:
+                candidates = dict(level=torch.cat(th_lvl)[order],
+                                  pixel_index=torch.cat(th_pix)[order], fusion_keep=fused.keep,
+                                  fusion_members=fused.members)
         else:
             things.mask_logits = embed.new_zeros(0, h, w)
             things.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
@@ -591,8 +593,10 @@ class PanopticDepthHead(BaseModule):
             if self._has_depth_kernels():
                 stuff.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
         depth_embed = cands['depth_embed'][i] if cands['depth_embed'] is not None else None
-        return dict(things=things, stuff=stuff, depth_embed=depth_embed,
-                    thing_candidates=candidates)
+        out = dict(things=things, stuff=stuff, depth_embed=depth_embed)
+        if with_candidates:
+            out['thing_candidates'] = candidates
+        return out
 
     def _has_depth_kernels(self) -> bool:
         return self.with_depth and self.depth_generator.kernel_channels > 0

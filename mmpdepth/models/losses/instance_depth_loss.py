@@ -56,6 +56,12 @@ class InstanceDepthLoss(nn.Module):
         self.loss_weight = loss_weight
         self.instance_weight = instance_weight
 
+    @property
+    def with_instance_term(self) -> bool:
+        """Whether :meth:`loss_instance` contributes (λ^I_dep > 0): the head then collects the
+        instance shift targets."""
+        return self.instance_weight > 0
+
     def loss_pixel(self, pred: Tensor, gt: Tensor) -> Tensor:
         """pred, gt: (P,) flattened depths of valid pixels -> λ_dep · L^P."""
         return self.loss_weight * si_log_rel_loss(pred, gt, self.si_weight)

@@ -142,7 +142,6 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out = InstanceData()
         out.scores = scores[order]
         out.labels = things.labels[keep]
-        out.src_index = keep
         out.probs = self._to_output(probs[keep], img_hw, ori_hw)
         out.windows = self._output_windows(masks[keep], img_hw, ori_hw)
         if 'depth_kernels' in things:
@@ -255,12 +254,13 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             if with_depth:
                 seg_depth.append([(views[j], kernels[j] if kernels else None)])
         stuff_arg = sem_prob.argmax(0)
+        # per view: class -> row of its stuff candidate
+        stuff_row = [{c: k for k, c in enumerate(cand['stuff'].labels.tolist())}
+                     for cand in candidates]
         for c in torch.unique(stuff_arg).tolist():
             if c in self.thing_class_ids:
                 continue
-            views_with = [(v, cand['stuff'].labels.tolist().index(c))
-                          for v, cand in enumerate(candidates)
-                          if c in cand['stuff'].labels.tolist()]
+            views_with = [(v, rows[c]) for v, rows in enumerate(stuff_row) if c in rows]
             if not views_with:
                 continue  # an all-zero pixel's argmax, no kernel predicted this class
             mask = (stuff_arg == c) & (paste == 0)
