@@ -203,41 +203,63 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         map is computed in the view it came from (stuff: averaged over the views that have the
         class), times ``depth_scales[view]``.
         """
-        cfg = self.test_cfg
         n_views = len(candidates)
         depth_scales = depth_scales or [1.0] * n_views
         sem_prob = sum(c['stuff_prob'] for c in candidates) / n_views
-        ori_hw = tuple(sem_prob.shape[-2:])
-        device = sem_prob.device
-        with_depth = self.depth_generator is not None and candidates[0]['depth_embed'] is not None
+        paste = torch.zeros(sem_prob.shape[-2:], dtype=torch.long, device=sem_prob.device)
+        things, order = self._pool_things(candidates)
+        thing_segments = self._paste_things(things, order, paste)
+        segments = InstanceData.cat([
+            thing_segments,
+            self._paste_stuff(candidates, sem_prob, paste, first_id=len(thing_segments) + 1)])
+        seg_index = self._segment_index(segments, paste)
+        out = self._panoptic_outputs(segments, seg_index, things, order)
+        if self.depth_generator is not None and candidates[0]['depth_embed'] is not None:
+            depth_map = self._gather_segment_depths(candidates, segments.depth_sources,
+                                                    depth_scales, seg_index,
+                                                    tuple(sem_prob.shape[-2:]))
+            out['pred_depth_map'] = PixelData(
+                data=self.depth_generator.clamp_output(depth_map)[None])
+        return out
 
-        probs, labels, scores, views, kernels, windows = [], [], [], [], [], []
+    @staticmethod
+    def _pool_things(candidates: List[dict]) -> Tuple[InstanceData, Tensor]:
+        """Thing candidates of all views in one :class:`InstanceData` (``probs``, ``windows``,
+        ``labels``, ``scores``, ``view``, ``depth_kernels`` if any) and their paste order:
+        by score over the views, as given for one view (which keeps its (n, H, W) full-size
+        probabilities uncopied)."""
+        views = []
         for v, c in enumerate(candidates):
             t = c['things']
-            probs.append(t.probs)
-            windows.append(t.windows)
-            labels.append(t.labels)
-            scores.append(t.scores)
-            views += [v] * len(t.labels)
+            view = InstanceData(probs=t.probs, windows=t.windows, labels=t.labels,
+                                scores=t.scores,
+                                view=torch.full_like(t.labels, v))
             if 'depth_kernels' in t:
-                kernels += list(t.depth_kernels)
-        # one view: no copy of the (n, H, W) probabilities (large at full resolution)
-        all_probs = probs[0] if n_views == 1 else torch.cat(probs)
-        all_labels = torch.cat(labels)
-        all_scores = torch.cat(scores)
-        all_windows = torch.cat(windows).tolist()
-        order = torch.argsort(all_scores, descending=True) if n_views > 1 else \
-            torch.arange(len(all_scores), device=device)
+                view.depth_kernels = t.depth_kernels
+            views.append(view)
+        if len(views) == 1:
+            return views[0], torch.arange(len(views[0]), device=views[0].scores.device)
+        things = InstanceData.cat(views)
+        return things, torch.argsort(things.scores, descending=True)
 
-        # step 3: sequential paste
-        paste = torch.zeros(ori_hw, dtype=torch.long, device=device)
-        seg_probs, seg_labels, seg_scores, seg_is_thing, seg_depth = [], [], [], [], []
+    def _paste_things(self, things: InstanceData, order: Tensor, paste: Tensor) -> InstanceData:
+        """Step 3a: paste things in ``order`` onto ``paste`` (segment k written as k + 1),
+        skipping low scores, empty masks and masks mostly taken already.
+
+        Returns:
+            InstanceData: the pasted segments (``labels``, ``scores``, ``is_thing``, ``probs``
+            (list of (H, W) maps), ``depth_sources`` (list of [(view, depth kernel or None)])).
+        """
+        cfg = self.test_cfg
+        windows = things.windows.tolist()
+        with_kernels = 'depth_kernels' in things
+        probs, labels, scores, sources = [], [], [], []
         for j in order.tolist():
-            if float(all_scores[j]) < cfg['combine_inst_thr']:
+            if float(things.scores[j]) < cfg['combine_inst_thr']:
                 continue
             # only the window where the mask can be set (see _output_windows) is looked at
-            y0, y1, x0, x1 = all_windows[j]
-            mask = all_probs[j, y0:y1, x0:x1] > cfg['mask_thr']
+            y0, y1, x0, x1 = windows[j]
+            mask = things.probs[j, y0:y1, x0:x1] > cfg['mask_thr']
             area = int(torch.count_nonzero(mask))  # (much faster than a bool sum)
             if area == 0:
                 continue
@@ -246,17 +268,24 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             if inter / area > cfg['overlap_thr']:
                 continue
             mask &= paste_win == 0
-            paste_win[mask] = len(seg_labels) + 1
-            seg_probs.append(all_probs[j])
-            seg_labels.append(int(all_labels[j]))
-            seg_scores.append(float(all_scores[j]))
-            seg_is_thing.append(True)
-            if with_depth:
-                seg_depth.append([(views[j], kernels[j] if kernels else None)])
+            paste_win[mask] = len(labels) + 1
+            probs.append(things.probs[j])
+            labels.append(int(things.labels[j]))
+            scores.append(float(things.scores[j]))
+            sources.append([(int(things.view[j]),
+                             things.depth_kernels[j] if with_kernels else None)])
+        return self._segments(probs, labels, scores, sources, True, paste.device)
+
+    def _paste_stuff(self, candidates: List[dict], sem_prob: Tensor, paste: Tensor,
+                     first_id: int) -> InstanceData:
+        """Step 3b: every non-thing class of the stuff argmax that some view predicted, with at
+        least ``stuff_area_limit`` free pixels, pasted after the things (ids from
+        ``first_id`` on)."""
         stuff_arg = sem_prob.argmax(0)
         # per view: class -> row of its stuff candidate
         stuff_row = [{c: k for k, c in enumerate(cand['stuff'].labels.tolist())}
                      for cand in candidates]
+        probs, labels, scores, sources = [], [], [], []
         for c in torch.unique(stuff_arg).tolist():
             if c in self.thing_class_ids:
                 continue
@@ -264,60 +293,69 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             if not views_with:
                 continue  # an all-zero pixel's argmax, no kernel predicted this class
             mask = (stuff_arg == c) & (paste == 0)
-            if int(torch.count_nonzero(mask)) < cfg['stuff_area_limit']:
+            if int(torch.count_nonzero(mask)) < self.test_cfg['stuff_area_limit']:
                 continue
-            paste[mask] = len(seg_labels) + 1
-            seg_probs.append(sem_prob[c])
-            seg_labels.append(c)
-            seg_scores.append(float(np.mean([float(candidates[v]['stuff'].scores[k])
-                                             for v, k in views_with])))
-            seg_is_thing.append(False)
-            if with_depth:
-                seg_depth.append([(v, candidates[v]['stuff'].depth_kernels[k]
-                                   if 'depth_kernels' in candidates[v]['stuff'] else None)
-                                  for v, k in views_with])
+            paste[mask] = first_id + len(labels)
+            probs.append(sem_prob[c])
+            labels.append(c)
+            scores.append(float(np.mean([float(candidates[v]['stuff'].scores[k])
+                                         for v, k in views_with])))
+            sources.append([(v, candidates[v]['stuff'].depth_kernels[k]
+                             if 'depth_kernels' in candidates[v]['stuff'] else None)
+                            for v, k in views_with])
+        return self._segments(probs, labels, scores, sources, False, paste.device)
 
-        div = cfg['label_divisor']
-        labels_t = torch.as_tensor(seg_labels + [cfg['void_label']], dtype=torch.long,
-                                   device=device)
-        inst_ids, n_th = [], 0
-        for is_thing in seg_is_thing:
-            n_th += int(is_thing)
-            inst_ids.append(n_th if is_thing else 0)
-        inst_t = torch.as_tensor(inst_ids + [0], dtype=torch.long, device=device)
-        if cfg['merge_mode'] == 'ps' or not seg_probs:
-            seg_index = paste - 1
-            seg_index[seg_index < 0] = len(seg_labels)
-        else:
-            seg_index = self._argmax_over_segments(seg_probs)
-        depth_map = None
-        if with_depth:
-            depth_map = self._gather_segment_depths(candidates, seg_depth, depth_scales,
-                                                    seg_index, ori_hw)
-        panoptic = labels_t[seg_index] * div + inst_t[seg_index]
-
-        out = dict()
-        out['pred_panoptic_seg'] = PixelData(sem_seg=panoptic[None])
-        if with_depth:
-            out['pred_depth_map'] = PixelData(
-                data=self.depth_generator.clamp_output(depth_map)[None])
-        inst = InstanceData()
-        inst.masks = torch.zeros(all_probs.shape, dtype=torch.bool, device=device)
-        for i, j in enumerate(order.tolist()):
-            y0, y1, x0, x1 = all_windows[j]
-            inst.masks[i, y0:y1, x0:x1] = all_probs[j, y0:y1, x0:x1] > cfg['mask_thr']
-        inst.labels = all_labels[order]
-        inst.scores = all_scores[order]
-        out['pred_instances'] = inst
-        areas = torch.bincount(seg_index.flatten(), minlength=len(seg_labels) + 1)[:-1] \
-            if len(seg_labels) else torch.zeros(0, dtype=torch.long, device=device)
+    @staticmethod
+    def _segments(probs: List[Tensor], labels: List[int], scores: List[float],
+                  sources: List[list], is_thing: bool, device) -> InstanceData:
         segs = InstanceData()
-        segs.ids = labels_t[:-1] * div + inst_t[:-1]
-        segs.labels = labels_t[:-1]
-        segs.scores = torch.as_tensor(seg_scores, device=device)
-        segs.areas = areas[:len(seg_labels)]
-        segs.is_thing = torch.as_tensor(seg_is_thing, dtype=torch.bool, device=device)
-        out['pred_segments'] = segs
+        segs.labels = torch.as_tensor(labels, dtype=torch.long, device=device)
+        segs.scores = torch.as_tensor(scores, dtype=torch.float32, device=device)
+        segs.is_thing = torch.full((len(labels), ), is_thing, dtype=torch.bool, device=device)
+        segs.probs = probs
+        segs.depth_sources = sources
+        return segs
+
+    def _segment_index(self, segments: InstanceData, paste: Tensor) -> Tensor:
+        """Step 4: (H, W) segment of each pixel, ``len(segments)`` = void. 'ps': the paste
+        (free pixels void); 'dps': the most probable pasted segment (no void)."""
+        if self.test_cfg['merge_mode'] == 'ps' or len(segments) == 0:
+            seg_index = paste - 1
+            seg_index[seg_index < 0] = len(segments)
+            return seg_index
+        return self._argmax_over_segments(segments.probs)
+
+    def _panoptic_outputs(self, segments: InstanceData, seg_index: Tensor,
+                          things: InstanceData, order: Tensor) -> dict:
+        """``pred_panoptic_seg`` (ids ``class * label_divisor + instance``, things numbered in
+        paste order, void ``void_label``), ``pred_instances`` (every pooled thing candidate's
+        mask, label and score, in paste order) and ``pred_segments``."""
+        cfg = self.test_cfg
+        device = seg_index.device
+        n = len(segments)
+        labels = torch.cat([segments.labels, segments.labels.new_tensor([cfg['void_label']])])
+        inst = torch.cumsum(segments.is_thing.long(), 0) * segments.is_thing
+        inst = torch.cat([inst, inst.new_zeros(1)])
+        ids = labels * cfg['label_divisor'] + inst
+        out = dict(pred_panoptic_seg=PixelData(sem_seg=ids[seg_index][None]))
+
+        instances = InstanceData()
+        instances.masks = torch.zeros(things.probs.shape, dtype=torch.bool, device=device)
+        for i, (y0, y1, x0, x1) in enumerate(things.windows[order].tolist()):
+            j = int(order[i])
+            instances.masks[i, y0:y1, x0:x1] = things.probs[j, y0:y1, x0:x1] > cfg['mask_thr']
+        instances.labels = things.labels[order]
+        instances.scores = things.scores[order]
+        out['pred_instances'] = instances
+
+        pred_segments = InstanceData()
+        pred_segments.ids = ids[:n]
+        pred_segments.labels = segments.labels
+        pred_segments.scores = segments.scores
+        pred_segments.areas = torch.bincount(seg_index.flatten(), minlength=n + 1)[:n] \
+            if n else torch.zeros(0, dtype=torch.long, device=device)
+        pred_segments.is_thing = segments.is_thing
+        out['pred_segments'] = pred_segments
         return out
 
     @staticmethod
