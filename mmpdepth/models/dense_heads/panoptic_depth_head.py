@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmdet.models.utils import multi_apply
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule, normal_init
@@ -308,120 +309,140 @@ class PanopticDepthHead(BaseModule):
                     depth_s4=depth_s4)
 
     def loss_by_feat(self, outs: dict, batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Losses of spec §2.4-2.6 with per-image kernel selection (any batch size)."""
+        """Losses of spec §2.4-2.6 with per-image kernel selection (any batch size).
+
+        Per image (:meth:`get_targets`, then :meth:`_select_single` through ``multi_apply``):
+        targets, the selected thing / stuff kernels and their mask probabilities and depth
+        pairs; here they are only concatenated over the batch and scored.
+        """
         mask_embed = outs['mask_embed']
-        depth_embed = outs['depth_embed']
         b = mask_embed.shape[0]
         embed_hw = tuple(mask_embed.shape[-2:])
         level_hw = [tuple(c.shape[-2:]) for c in outs['center_logits']]
         pad_hw = tuple(batch_data_samples[0].batch_input_shape)
-        pos_num = self.train_cfg['pos_num']
+        with_depth_loss = self.with_depth and all('gt_depth_map' in ds
+                                                  for ds in batch_data_samples)
+        targets = [self.get_targets(ds, embed_hw, level_hw, pad_hw) for ds in batch_data_samples]
+        things, stuff, depth = multi_apply(self._select_single, list(range(b)), targets,
+                                           outs=outs, with_depth=with_depth_loss)
 
         loss_center = mask_embed.new_zeros(())
         loss_region = mask_embed.new_zeros(())
-        dice_things, dice_stuff = [], []
-        thing_total = 0
-        stuff_total = 0
-        depth_pred_px, depth_gt_px = [], []
-        shift_pred, shift_gt, shift_img = [], [], []
-        with_depth_loss = self.with_depth and all('gt_depth_map' in ds
-                                                  for ds in batch_data_samples)
-        for i, ds in enumerate(batch_data_samples):
-            tg = self.get_targets(ds, embed_hw, level_hw, pad_hw)
-            th_kernels, th_weights, th_depth_k, th_inst = [], [], [], []
-            st_kernels, st_targets, st_depth_k, st_class = [], [], [], []
-            for li in range(len(level_hw)):
-                center = outs['center_logits'][li][i]
-                region = outs['region_logits'][li][i]
-                kmap = outs['kernel_maps'][li][i]
-                dkmap = outs['depth_kernel_maps'][li][i] \
-                    if outs['depth_kernel_maps'][li] is not None else None
-                hl, wl = level_hw[li]
-                loss_center = loss_center + self.loss_center(center, tg['center_target'][li])
-                loss_region = loss_region + self.loss_region(
-                    region, tg['region_target'][li]) / float(hl * wl)
-                # things: top-k centre positions inside each assigned instance
-                idx = tg['thing_index'][li]
-                if len(idx):
-                    guide_mask = F.interpolate(tg['inst_s4'][idx][None], size=(hl, wl),
-                                               mode='bilinear', align_corners=False)[0]
-                    probs = center.sigmoid()[tg['inst_thing'][idx]]
-                    inside = (guide_mask > 0.1) & (guide_mask < 255)
-                    guidance = torch.where(inside, probs, torch.zeros_like(probs))
-                    k = min(pos_num, hl * wl)
-                    w, pos = torch.topk(guidance.flatten(1), k=k, dim=1)  # (n, k)
-                    th_kernels.append(kmap.flatten(1)[:, pos.flatten()].t().reshape(
-                        len(idx), k, -1))
-                    th_weights.append(w)
-                    th_inst.append(idx)
-                    if dkmap is not None:
-                        th_depth_k.append(dkmap.flatten(1)[:, pos.flatten()].t().reshape(
-                            len(idx), k, -1))
-                # stuff (all classes): masked mean of G over the binary level target
-                present = tg['region_target'][li].flatten(1).sum(1) > 0
-                cls = torch.nonzero(present).flatten()
-                if len(cls):
-                    m = (tg['region_target'][li][cls] > 0).float().flatten(1)
-                    denom = m.sum(1, keepdim=True).clamp(min=1)
-                    st_kernels.append((m @ kmap.flatten(1).t()) / denom)
-                    st_targets.append(tg['sem_s4'][cls])
-                    st_class.append(cls)
-                    if dkmap is not None:
-                        st_depth_k.append((m @ dkmap.flatten(1).t()) / denom)
-            embed = mask_embed[i].flatten(1)  # (e, hw)
-            if th_kernels:
-                kern = torch.cat(th_kernels)  # (N, k, e)
-                n_inst, k = kern.shape[:2]
-                logits = self.thing_kernel_proj(kern.reshape(n_inst * k, -1)) @ embed
-                probs = logits.sigmoid()
-                inst_ids = torch.cat(th_inst)
-                target = tg['inst_s4'][inst_ids].flatten(1)
-                target = target[:, None].expand(-1, k, -1).reshape(n_inst * k, -1)
-                weights = torch.cat(th_weights)
-                weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-8)
-                dice_things.append(self.loss_dice(probs, target, weight=weights.reshape(-1)))
-                thing_total += n_inst
-            if st_kernels:
-                kern = torch.cat(st_kernels)
-                probs = (self.stuff_kernel_proj(kern) @ embed).sigmoid()
-                target = torch.cat(st_targets).flatten(1)
-                dice_stuff.append(self.loss_dice(probs, target))
-                stuff_total += kern.shape[0]
-            if with_depth_loss and tg['depth_s4'] is not None:
-                self._collect_depth(i, tg, depth_embed[i], th_inst, th_depth_k, st_class,
-                                    st_targets, st_depth_k, depth_pred_px, depth_gt_px,
-                                    shift_pred, shift_gt, shift_img)
-
+        for li, (hl, wl) in enumerate(level_hw):
+            loss_center = loss_center + self.loss_center(
+                outs['center_logits'][li], torch.stack([t['center_target'][li] for t in targets]))
+            loss_region = loss_region + self.loss_region(
+                outs['region_logits'][li],
+                torch.stack([t['region_target'][li] for t in targets])) / float(hl * wl)
+        thing_total = sum(int(t.num_instances) for t in things)
+        stuff_total = sum(len(t) for t in stuff)
+        things, stuff = InstanceData.cat(things), InstanceData.cat(stuff)
         zero = mask_embed.sum() * 0.0
         losses = dict(
             loss_pos_th=loss_center / max(thing_total, 1),
             loss_pos_st=loss_region / b,
-            loss_seg_th=(sum(dice_things) if dice_things else zero) / max(thing_total, 1),
-            loss_seg_st=(sum(dice_stuff) if dice_stuff else zero) / max(stuff_total, 1))
+            loss_seg_th=(self.loss_dice(things.probs, things.targets, weight=things.weights)
+                         if len(things) else zero) / max(thing_total, 1),
+            loss_seg_st=(self.loss_dice(stuff.probs, stuff.targets) if len(stuff) else zero)
+            / max(stuff_total, 1))
         if with_depth_loss:
-            dz = depth_embed.sum() * 0.0
-            if depth_pred_px:
-                losses['loss_depth'] = self.loss_depth.loss_pixel(torch.cat(depth_pred_px),
-                                                                  torch.cat(depth_gt_px))
-            else:
-                losses['loss_depth'] = dz
+            dz = outs['depth_embed'].sum() * 0.0
+            pairs = {k: torch.cat([d[k] for d in depth]) for k in depth[0]}
+            losses['loss_depth'] = self.loss_depth.loss_pixel(pairs['pred'], pairs['gt']) \
+                if len(pairs['pred']) else dz
             if self.depth_generator.has_shift and self.loss_depth.with_instance_term:
-                if shift_pred:
-                    losses['loss_depth_ins'] = self.loss_depth.loss_instance(
-                        torch.cat(shift_pred), torch.cat(shift_gt), torch.cat(shift_img))
-                else:
-                    losses['loss_depth_ins'] = dz
+                losses['loss_depth_ins'] = self.loss_depth.loss_instance(
+                    pairs['shift_pred'], pairs['shift_gt'], pairs['shift_img']) \
+                    if len(pairs['shift_pred']) else dz
         return losses
 
-    def _collect_depth(self, img_idx: int, tg: dict, depth_embed: Tensor, th_inst, th_depth_k,
-                       st_class, st_targets, st_depth_k, pred_px, gt_px, shift_pred, shift_gt,
-                       shift_img) -> None:
-        """Gather (prediction, GT) depth pairs of one image (spec §2.6)."""
-        gt = tg['depth_s4']
-        valid = gt > 0
-        gen = self.depth_generator
+    def _select_single(self, i: int, tg: dict, outs: dict,
+                       with_depth: bool) -> Tuple[InstanceData, InstanceData, dict]:
+        """Kernel selection of image ``i`` and what the losses score (spec §2.4-2.6).
+
+        Things: per assigned instance, the top ``pos_num`` centre positions inside it (weighted
+        by their centre probability); stuff: per class present at a level, the kernel pooled
+        over its binary target.
+
+        Returns:
+            tuple: ``things`` (one row per selected position: ``probs`` / ``targets`` (hw,)
+            mask probabilities and soft targets, ``weights``; metainfo ``num_instances``),
+            ``stuff`` (one row per class and level: ``probs``, ``targets``) and the depth
+            pairs (``pred`` / ``gt`` pixel depths; ``shift_pred`` / ``shift_gt`` /
+            ``shift_img`` instance shifts), empty without depth supervision.
+        """
         pos_num = self.train_cfg['pos_num']
-        if th_inst:
+        th_kernels, th_weights, th_depth_k, th_inst = [], [], [], []
+        st_kernels, st_class, st_depth_k = [], [], []
+        for li, (hl, wl) in enumerate(tuple(c.shape[-2:]) for c in outs['center_logits']):
+            kmap = outs['kernel_maps'][li][i]
+            dkmap = outs['depth_kernel_maps'][li][i] \
+                if outs['depth_kernel_maps'][li] is not None else None
+            # things: top-k centre positions inside each assigned instance
+            idx = tg['thing_index'][li]
+            if len(idx):
+                guide_mask = F.interpolate(tg['inst_s4'][idx][None], size=(hl, wl),
+                                           mode='bilinear', align_corners=False)[0]
+                probs = outs['center_logits'][li][i].sigmoid()[tg['inst_thing'][idx]]
+                inside = (guide_mask > 0.1) & (guide_mask < 255)
+                guidance = torch.where(inside, probs, torch.zeros_like(probs))
+                k = min(pos_num, hl * wl)
+                w, pos = torch.topk(guidance.flatten(1), k=k, dim=1)  # (n, k)
+                th_kernels.append(kmap.flatten(1)[:, pos.flatten()].t().reshape(len(idx), k, -1))
+                th_weights.append(w)
+                th_inst.append(idx)
+                if dkmap is not None:
+                    th_depth_k.append(dkmap.flatten(1)[:, pos.flatten()].t().reshape(
+                        len(idx), k, -1))
+            # stuff (all classes): masked mean of G over the binary level target
+            present = tg['region_target'][li].flatten(1).sum(1) > 0
+            cls = torch.nonzero(present).flatten()
+            if len(cls):
+                m = (tg['region_target'][li][cls] > 0).float().flatten(1)
+                denom = m.sum(1, keepdim=True).clamp(min=1)
+                st_kernels.append((m @ kmap.flatten(1).t()) / denom)
+                st_class.append(cls)
+                if dkmap is not None:
+                    st_depth_k.append((m @ dkmap.flatten(1).t()) / denom)
+        embed = outs['mask_embed'][i].flatten(1)  # (e, hw)
+        things = InstanceData(metainfo=dict(num_instances=0))
+        things.probs, things.targets = embed.new_zeros(0, embed.shape[1]), \
+            embed.new_zeros(0, embed.shape[1])
+        things.weights = embed.new_zeros(0)
+        if th_kernels:
+            kern = torch.cat(th_kernels)  # (N, k, e)
+            n_inst, k = kern.shape[:2]
+            weights = torch.cat(th_weights)
+            things = InstanceData(metainfo=dict(num_instances=n_inst))
+            things.probs = (self.thing_kernel_proj(kern.reshape(n_inst * k, -1)) @ embed).sigmoid()
+            target = tg['inst_s4'][torch.cat(th_inst)].flatten(1)
+            things.targets = target[:, None].expand(-1, k, -1).reshape(n_inst * k, -1)
+            things.weights = (weights / weights.sum(1, keepdim=True).clamp(min=1e-8)).reshape(-1)
+        stuff = InstanceData()
+        stuff.probs = embed.new_zeros(0, embed.shape[1])
+        stuff.targets = embed.new_zeros(0, embed.shape[1])
+        st_targets = [tg['sem_s4'][c] for c in st_class]
+        if st_kernels:
+            stuff = InstanceData()
+            stuff.probs = (self.stuff_kernel_proj(torch.cat(st_kernels)) @ embed).sigmoid()
+            stuff.targets = torch.cat(st_targets).flatten(1)
+        depth = dict()
+        if with_depth:
+            depth = self._depth_pairs(i, tg, outs['depth_embed'][i], th_inst, th_depth_k,
+                                      st_class, st_targets, st_depth_k)
+        return things, stuff, depth
+
+    def _depth_pairs(self, img_idx: int, tg: dict, depth_embed: Tensor, th_inst: List[Tensor],
+                     th_depth_k: List[Tensor], st_class: List[Tensor],
+                     st_targets: List[Tensor], st_depth_k: List[Tensor]) -> Dict[str, Tensor]:
+        """(prediction, GT) depth pairs of one image (spec §2.6): pixel depths of each selected
+        thing kernel on its (dilated) mask and of each depth-supervised stuff class on its
+        region, and the instance shifts with their GT statistic."""
+        gt = tg['depth_s4']
+        pred_px, gt_px, shift_pred, shift_gt, shift_img = [], [], [], [], []
+        valid = gt > 0 if gt is not None else None
+        gen = self.depth_generator
+        if gt is not None and th_inst:
             inst_ids = torch.cat(th_inst)
             sel = (tg['inst_s4'][inst_ids] > 0) & valid  # dilated (bilinear) mask ∧ valid
             ok = sel.flatten(1).any(1)
@@ -433,7 +454,7 @@ class PanopticDepthHead(BaseModule):
                     k = dk.shape[1]
                     maps = gen(depth_embed, dk.reshape(n * k, -1)).reshape(n, k, *gt.shape)
                 else:  # pixel-wise depth (variant A): one dense map for every instance
-                    k = pos_num
+                    k = self.train_cfg['pos_num']
                     maps = gen(depth_embed, None)[0].expand(n, k, *gt.shape)
                 m = sel[:, None].expand(-1, k, -1, -1)
                 pred_px.append(maps[m])
@@ -449,7 +470,7 @@ class PanopticDepthHead(BaseModule):
                     shift_gt.append(stat[:, None].expand(-1, k).reshape(-1))
                     shift_img.append(torch.full((n * k, ), img_idx, dtype=torch.long,
                                                 device=gt.device))
-        if st_class:
+        if gt is not None and st_class:
             cls = torch.cat(st_class)
             targets = torch.cat(st_targets)
             use = self.stuff_depth_classes[cls]
@@ -463,6 +484,12 @@ class PanopticDepthHead(BaseModule):
                     maps = gen(depth_embed, None)[0].expand(sel.shape[0], *gt.shape)
                 pred_px.append(maps[sel])
                 gt_px.append(gt[None].expand(sel.shape[0], -1, -1)[sel])
+        empty = depth_embed.new_zeros(0)
+        return dict(pred=torch.cat(pred_px) if pred_px else empty,
+                    gt=torch.cat(gt_px) if gt_px else empty,
+                    shift_pred=torch.cat(shift_pred) if shift_pred else empty,
+                    shift_gt=torch.cat(shift_gt) if shift_gt else empty,
+                    shift_img=torch.cat(shift_img) if shift_img else empty.long())
 
     # ------------------------------------------------------------------------------------------
     # inference
