@@ -5,7 +5,7 @@ Statistics are summed over the whole set (frames or windows) before PQ is comput
 """
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -20,26 +20,28 @@ DPQ_THRESHOLDS = (0.5, 0.25, 0.1)
 
 @dataclass(frozen=True)
 class DVPSProtocol:
-    """Conventions of one DVPS benchmark.
+    """Conventions of one DVPS benchmark: its annotation format (ids, void, classes) and the
+    evaluator's own rules.
 
     Attributes:
-        name: 'cityscapes-dvps' or 'semkitti-dvps'.
-        label_divisor: id = class * label_divisor + instance.
-        void_category: GT void class (32 or 255).
-        num_classes: evaluated classes (19); category ``num_classes`` is "wrong depth".
-        thing_classes / stuff_classes: class indices of each group.
+        format: the :class:`AnnotationFormat`; ``name``, ``label_divisor``, ``void_category``,
+            ``num_classes``, ``thing_classes`` and ``stuff_classes`` are read from it.
         epsilon: ε in SQ/RQ (0 for Cityscapes-DVPS, 1e-10 for SemKITTI-DVPS).
         sequence_frames: frames per sequence for video windows (Cityscapes: 6), or None when
             windows slide over the whole sorted frame list (SemKITTI).
+
+    Category ``num_classes`` is "wrong depth" (DPQ).
     """
-    name: str
-    label_divisor: int
-    void_category: int
-    num_classes: int
-    thing_classes: Tuple[int, ...]
-    stuff_classes: Tuple[int, ...]
+    format: AnnotationFormat
     epsilon: float
     sequence_frames: Optional[int]
+
+    name = property(lambda self: self.format.name)
+    label_divisor = property(lambda self: self.format.label_divisor)
+    void_category = property(lambda self: self.format.void_category)
+    num_classes = property(lambda self: self.format.num_classes)
+    thing_classes = property(lambda self: self.format.thing_ids)
+    stuff_classes = property(lambda self: self.format.stuff_ids)
 
     @property
     def num_categories(self) -> int:
@@ -50,20 +52,8 @@ class DVPSProtocol:
         return self.num_classes * self.label_divisor
 
 
-    @classmethod
-    def of_format(cls, fmt: AnnotationFormat, epsilon: float,
-                  sequence_frames: Optional[int]) -> 'DVPSProtocol':
-        """The protocol of an annotation format: its ids, void and classes, plus the
-        evaluator's own rules."""
-        return cls(name=fmt.name, label_divisor=fmt.label_divisor,
-                   void_category=fmt.void_category, num_classes=fmt.num_classes,
-                   thing_classes=fmt.thing_ids, stuff_classes=fmt.stuff_ids, epsilon=epsilon,
-                   sequence_frames=sequence_frames)
-
-
-CITYSCAPES_DVPS = DVPSProtocol.of_format(CITYSCAPES_DVPS_FORMAT, epsilon=0.0, sequence_frames=6)
-SEMKITTI_DVPS = DVPSProtocol.of_format(SEMKITTI_DVPS_FORMAT, epsilon=1e-10,
-                                       sequence_frames=None)
+CITYSCAPES_DVPS = DVPSProtocol(CITYSCAPES_DVPS_FORMAT, epsilon=0.0, sequence_frames=6)
+SEMKITTI_DVPS = DVPSProtocol(SEMKITTI_DVPS_FORMAT, epsilon=1e-10, sequence_frames=None)
 
 PROTOCOLS = {p.name: p for p in (CITYSCAPES_DVPS, SEMKITTI_DVPS)}
 
