@@ -297,7 +297,7 @@ def test_dcn_runs_in_float32_under_bf16_autocast():
 def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
     """The paste looks only inside these windows: outside them the upsampled, cropped and
     resized probability never exceeds the threshold (padding, up- and downscaling)."""
-    from mmpdepth.models.seg_heads.panoptic_depth_fusion_head import PanopticDepthFusionHead
+    from mmpdepth.models.layers import flip_windows, output_windows, upsample_to_original
     torch.manual_seed(0)
     h4, w4 = (img_hw[0] + 31) // 32 * 8, (img_hw[1] + 31) // 32 * 8  # padded, stride 4
     probs = torch.rand(40, h4, w4) * 0.6  # scattered pixels above 0.5
@@ -307,10 +307,10 @@ def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
         r, c = corners[i % 5]
         probs[i] = 0.2
         probs[i, r:r + 2, c:c + 3] = 0.9 if i < 15 else 0.51
-    full = PanopticDepthFusionHead._to_output(probs, img_hw, ori_hw) > 0.5
-    win = PanopticDepthFusionHead._output_windows(probs > 0.5, img_hw, ori_hw)
+    full = upsample_to_original(probs, img_hw, ori_hw) > 0.5
+    win = output_windows(probs > 0.5, img_hw, ori_hw)
     assert full.shape[0] == win.shape[0] == 40
-    flipped = PanopticDepthFusionHead._flip_windows(win, ori_hw[1])
+    flipped = flip_windows(win, ori_hw[1])
     for masks, windows in ((full, win), (full.flip(-1), flipped)):  # also for flipped TTA views
         for m, (y0, y1, x0, x1) in zip(masks, windows.tolist()):
             inside = torch.zeros_like(m)

@@ -16,13 +16,13 @@ from mmengine.model import BaseModule, normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmpdepth.registry import MODELS
+from mmpdepth.registry import MODELS, TASK_UTILS
 
-from ..layers.center_heatmap import (center_peaks_topk, draw_gaussian,
-                                     panopticfcn_gaussian_radius)
+from ..layers.center_heatmap import center_peaks_topk
 from ..layers.conv_tower import ConvTower
 from ..layers.instance_depth import InstanceDepthGenerator
 from ..layers.precision import autocast_off, to_float32
+from ..task_modules import PanopticTargetGenerator  # noqa: F401 (registers it)
 
 #: PanopticDepth's thing-size ranges per level P3..P7 (sqrt of box area, input pixels)
 OFFICIAL_INSTANCE_SCALES = ((1, 128), (64, 256), (128, 512), (256, 1024), (512, 2048))
@@ -155,12 +155,13 @@ class PanopticDepthHead(BaseModule):
         self.loss_center = MODELS.build(loss_center)
         self.loss_region = MODELS.build(loss_region)
         self.loss_dice = MODELS.build(loss_dice)
-        thing = torch.zeros(num_classes, dtype=torch.bool)
-        thing[list(self.thing_class_ids)] = True
-        self.register_buffer('is_thing_class', thing, persistent=False)
-        class_to_thing = torch.full((num_classes, ), -1, dtype=torch.long)
-        class_to_thing[list(self.thing_class_ids)] = torch.arange(self.num_things)
-        self.register_buffer('class_to_thing', class_to_thing, persistent=False)
+        self.target_generator = TASK_UTILS.build(dict(
+            type='PanopticTargetGenerator', num_classes=num_classes,
+            thing_class_ids=self.thing_class_ids, with_depth=self.with_depth,
+            instance_scales=self.train_cfg['instance_scales'],
+            gaussian_sigma=self.train_cfg['gaussian_sigma'],
+            min_overlap=self.train_cfg['min_overlap']))
+        thing = self.target_generator.is_thing_class
         depth_ids = self.train_cfg['stuff_depth_class_ids']
         stuff_depth = ~thing if depth_ids is None else torch.zeros_like(thing).index_fill_(
             0, torch.as_tensor(list(depth_ids), dtype=torch.long), True)
@@ -218,95 +219,10 @@ class PanopticDepthHead(BaseModule):
         with autocast_off(x[0].device.type):
             return self.loss_by_feat(to_float32(outs), batch_data_samples)
 
-    @torch.no_grad()
     def get_targets(self, data_sample, embed_hw: Tuple[int, int],
                     level_hw: Sequence[Tuple[int, int]], pad_hw: Tuple[int, int]) -> dict:
-        """Targets of one image (spec §2.1-2.2, §2.6).
-
-        Args:
-            data_sample: with ``gt_instances`` (labels, masks, bboxes), ``gt_sem_seg`` and
-                (with depth) ``gt_depth_map``, padded to ``pad_hw``.
-            embed_hw: (h, w) of the stride-4 embeddings. level_hw: (H_l, W_l) per level.
-            pad_hw: (H, W) of the padded input.
-
-        Returns:
-            dict with ``sem_s4`` (K, h, w) soft class maps; per level lists ``region_target``
-            (K, H_l, W_l), ``center_target`` (T, H_l, W_l), ``thing_index`` (n_l,) indices of the
-            instances assigned to the level; and ``inst_s4`` (N, h, w) soft instance masks,
-            ``inst_thing`` (N,) thing channels, ``depth_s4`` (h, w) or None.
-        """
-        h4, w4 = embed_hw
-        device = self.is_thing_class.device
-        k = self.num_classes
-        sem = data_sample.gt_sem_seg.sem_seg[0].to(device).long()
-        sem = torch.where(sem >= k, torch.full_like(sem, k), sem)
-        onehot = F.one_hot(sem, k + 1).permute(2, 0, 1)[:k].float()
-        H, W = sem.shape
-        nh, nw = int(H / 4 + 0.5), int(W / 4 + 0.5)
-        sem_s4 = torch.zeros(k, h4, w4, device=device)
-        sem_s4[:, :nh, :nw] = F.interpolate(onehot[None], size=(nh, nw), mode='bilinear',
-                                            align_corners=False)[0][:, :h4, :w4]
-        region_targets = []
-        for hw in level_hw:
-            t = F.interpolate(sem_s4[None], size=hw, mode='bilinear', align_corners=False)[0]
-            t = t.clamp(max=1.0)
-            t[t < 0.5] = 0.0
-            region_targets.append(t)
-
-        gt = data_sample.gt_instances
-        labels = gt.labels.to(device).long()
-        keep = self.is_thing_class[labels] if len(labels) else labels.bool()
-        n = int(keep.sum())
-        center_targets = [torch.zeros(self.num_things, *hw, device=device) for hw in level_hw]
-        thing_index: List[Tensor] = [torch.zeros(0, dtype=torch.long, device=device)
-                                     for _ in level_hw]
-        inst_s4 = torch.zeros(0, h4, w4, device=device)
-        inst_thing = torch.zeros(0, dtype=torch.long, device=device)
-        if n > 0:
-            masks = gt.masks
-            masks = masks.to_tensor(torch.float32, device) if hasattr(masks, 'to_tensor') \
-                else masks.to(device).float()
-            masks = masks[keep]
-            inst_thing = self.class_to_thing[labels[keep]]
-            boxes = gt.bboxes.to(device).float()[keep] if 'bboxes' in gt else \
-                _boxes_from_masks(masks)
-            mh, mw = masks.shape[-2:]
-            s4 = F.interpolate(masks[None], size=(int(mh / 4 + 0.5), int(mw / 4 + 0.5)),
-                               mode='bilinear', align_corners=False)[0]
-            inst_s4 = torch.zeros(n, h4, w4, device=device)
-            inst_s4[:, :s4.shape[1], :s4.shape[2]] = s4[:, :h4, :w4]
-            centers = _mass_centers(s4)  # (n, 2) x, y at stride 4
-            sizes = torch.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
-            for li, (hw, (lo, hi)) in enumerate(zip(level_hw, self.train_cfg['instance_scales'])):
-                assigned = torch.nonzero((sizes >= lo) & (sizes <= hi)).flatten()
-                thing_index[li] = assigned
-                if len(assigned) == 0:
-                    continue
-                c = centers[assigned].clone()
-                c[:, 0] *= hw[1] / w4
-                c[:, 1] *= hw[0] / h4
-                c = c.to(torch.int64)
-                c[:, 0].clamp_(0, hw[1])
-                c[:, 1].clamp_(0, hw[0])
-                b = boxes[assigned]
-                wh = torch.stack([(b[:, 2] - b[:, 0]) * hw[1] / pad_hw[1],
-                                  (b[:, 3] - b[:, 1]) * hw[0] / pad_hw[0]], dim=1)
-                radius = panopticfcn_gaussian_radius(wh, self.train_cfg['min_overlap'])
-                radius = radius.clamp(min=0).to(torch.int64)
-                for j, inst in enumerate(assigned.tolist()):
-                    draw_gaussian(center_targets[li][inst_thing[inst]], (c[j, 0], c[j, 1]),
-                                  int(radius[j]), self.train_cfg['gaussian_sigma'])
-        depth_s4 = None
-        if self.with_depth and 'gt_depth_map' in data_sample:
-            d = data_sample.gt_depth_map.data.to(device).float()
-            dh, dw = d.shape[-2:]
-            d4 = F.interpolate(d[None], size=(int(dh / 4 + 0.5), int(dw / 4 + 0.5)),
-                               mode='nearest')[0, 0]
-            depth_s4 = torch.zeros(h4, w4, device=device)
-            depth_s4[:d4.shape[0], :d4.shape[1]] = d4[:h4, :w4]
-        return dict(sem_s4=sem_s4, region_target=region_targets, center_target=center_targets,
-                    thing_index=thing_index, inst_s4=inst_s4, inst_thing=inst_thing,
-                    depth_s4=depth_s4)
+        """Targets of one image (:class:`PanopticTargetGenerator`)."""
+        return self.target_generator(data_sample, embed_hw, level_hw, pad_hw)
 
     def loss_by_feat(self, outs: dict, batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of spec §2.4-2.6 with per-image kernel selection (any batch size).
@@ -627,30 +543,6 @@ class PanopticDepthHead(BaseModule):
 
     def _has_depth_kernels(self) -> bool:
         return self.with_depth and self.depth_generator.kernel_channels > 0
-
-
-def _mass_centers(masks: Tensor) -> Tensor:
-    """(N, h, w) soft masks -> (N, 2) mean (x, y) of their non-zero pixels."""
-    centers = []
-    for m in masks:
-        nz = torch.nonzero(m > 0).float()
-        if len(nz) == 0:
-            centers.append(m.new_zeros(2))
-        else:
-            c = nz.mean(0)
-            centers.append(torch.stack([c[1], c[0]]))
-    return torch.stack(centers) if centers else masks.new_zeros(0, 2)
-
-
-def _boxes_from_masks(masks: Tensor) -> Tensor:
-    boxes = []
-    for m in masks:
-        ys, xs = torch.nonzero(m > 0, as_tuple=True)
-        if len(xs) == 0:
-            boxes.append(m.new_zeros(4))
-        else:
-            boxes.append(torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float())
-    return torch.stack(boxes) if boxes else masks.new_zeros(0, 4)
 
 
 def _gather_pixels(maps: Tensor, index: Tensor) -> Tensor:

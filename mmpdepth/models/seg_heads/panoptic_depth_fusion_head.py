@@ -1,4 +1,7 @@
-"""Thing post-processing, panoptic merge and depth gathering of PanopticDepth (spec §1.12)."""
+"""Thing post-processing, panoptic merge and depth gathering of PanopticDepth (spec §1.12).
+
+Resizing to the original size and the paste windows: ``layers/output_resize.py``.
+"""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -13,6 +16,7 @@ from torch import Tensor
 from mmpdepth.registry import MODELS
 
 from ..layers.instance_depth import InstanceDepthGenerator
+from ..layers.output_resize import flip_windows, output_windows, upsample_to_original
 
 DEFAULT_TEST_CFG = dict(
     merge_mode='dps',          # 'dps': per-pixel argmax, no void; 'ps': sequential paste + void
@@ -77,54 +81,6 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         """The fusion head has no loss."""
         return dict()
 
-    @staticmethod
-    def _to_output(maps: Tensor, img_hw: Tuple[int, int], ori_hw: Tuple[int, int]) -> Tensor:
-        """(N, h, w) stride-4 maps -> x4 bilinear, crop padding, resize to the original size."""
-        if maps.shape[0] == 0:
-            return maps.new_zeros(0, *ori_hw)
-        up = F.interpolate(maps[None], scale_factor=4, mode='bilinear',
-                           align_corners=False)[..., :img_hw[0], :img_hw[1]]
-        if tuple(up.shape[-2:]) != tuple(ori_hw):
-            up = F.interpolate(up, size=ori_hw, mode='bilinear', align_corners=False)
-        return up[0]
-
-    @staticmethod
-    def _output_windows(masks: Tensor, img_hw: Tuple[int, int],
-                        ori_hw: Tuple[int, int]) -> Tensor:
-        """Where the upsampled maps can exceed the threshold: (N, 4) windows ``[y0, y1, x0, x1)``
-        of the original-size output for (N, h, w) boolean stride-4 masks (``p > mask_thr``).
-
-        Bilinear resizing (``align_corners=False``, no antialias) makes each output a convex
-        combination of input rows/columns ``floor(s)`` and ``floor(s) + 1`` of its source
-        coordinate ``s``, so an output above the threshold reads an input above it; the window
-        holds every output that reads a masked input (plus one pixel of margin). An empty mask
-        gives an empty window. (Float rounding could only matter for inputs within ~1e-7 of the
-        threshold.)
-        """
-        n, h, w = masks.shape
-        win = torch.zeros(n, 4, dtype=torch.long)
-        if n == 0:
-            return win
-        for axis, (n_s4, n_img, n_ori) in enumerate(((h, img_hw[0], ori_hw[0]),
-                                                      (w, img_hw[1], ori_hw[1]))):
-            hit = masks.any(2 - axis).cpu()  # (N, h) rows or (N, w) columns
-            first = hit.float().argmax(1).double()
-            last = (n_s4 - 1 - hit.flip(1).float().argmax(1)).double()
-            lo, hi = _reading_range(first, last, 0.25, 4 * n_s4)  # x4 upsampling
-            hi = hi.clamp(max=n_img)  # crop of the padding
-            if n_ori != n_img:
-                lo, hi = _reading_range(lo.double(), hi.double() - 1, n_img / n_ori, n_ori)
-            empty = ~hit.any(1)
-            win[:, 2 * axis] = torch.where(empty, 0, lo)
-            win[:, 2 * axis + 1] = torch.where(empty, 0, hi.clamp(min=lo))
-        return win
-
-    @staticmethod
-    def _flip_windows(windows: Tensor, width: int) -> Tensor:
-        """(N, 4) ``[y0, y1, x0, x1)`` windows of maps flipped horizontally."""
-        return torch.stack([windows[:, 0], windows[:, 1], width - windows[:, 3],
-                            width - windows[:, 2]], dim=1)
-
     def process_things(self, things: InstanceData, img_hw, ori_hw) -> InstanceData:
         """Mask re-scoring, filtering and upsampling of thing candidates (step 1)."""
         cfg = self.test_cfg
@@ -142,8 +98,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out = InstanceData()
         out.scores = scores[order]
         out.labels = things.labels[keep]
-        out.probs = self._to_output(probs[keep], img_hw, ori_hw)
-        out.windows = self._output_windows(masks[keep], img_hw, ori_hw)
+        out.probs = upsample_to_original(probs[keep], img_hw, ori_hw)
+        out.windows = output_windows(masks[keep], img_hw, ori_hw)
         if 'depth_kernels' in things:
             out.depth_kernels = things.depth_kernels[keep]
         return out
@@ -176,7 +132,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         ori_hw = tuple(img_meta.get('ori_shape', img_hw)[:2])
         things = self.process_things(result['things'], img_hw, ori_hw)
         stuff = result['stuff']
-        st_probs = self._to_output(stuff.mask_logits.sigmoid(), img_hw, ori_hw)
+        st_probs = upsample_to_original(stuff.mask_logits.sigmoid(), img_hw, ori_hw)
         sem_prob = st_probs.new_zeros(self.num_classes, *ori_hw)
         if len(stuff.labels):
             sem_prob[stuff.labels] += st_probs
@@ -187,10 +143,10 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 depth_full = F.interpolate(emb[None], size=ori_hw, mode='bilinear',
                                            align_corners=False)[0]
             else:
-                depth_full = self._to_output(emb, img_hw, ori_hw)
+                depth_full = upsample_to_original(emb, img_hw, ori_hw)
         if flip:
             things.probs = things.probs.flip(-1)
-            things.windows = self._flip_windows(things.windows, things.probs.shape[-1])
+            things.windows = flip_windows(things.windows, things.probs.shape[-1])
             sem_prob = sem_prob.flip(-1)
             depth_full = depth_full.flip(-1) if depth_full is not None else None
         return dict(things=things, stuff_prob=sem_prob, stuff=stuff, depth_embed=depth_full)
@@ -257,7 +213,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         for j in order.tolist():
             if float(things.scores[j]) < cfg['combine_inst_thr']:
                 continue
-            # only the window where the mask can be set (see _output_windows) is looked at
+            # only the window where the mask can be set (see output_windows) is looked at
             y0, y1, x0, x1 = windows[j]
             mask = things.probs[j, y0:y1, x0:x1] > cfg['mask_thr']
             area = int(torch.count_nonzero(mask))  # (much faster than a bool sum)
@@ -400,13 +356,3 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 per_view.append(d[:, 0] * depth_scales[v])
             flat_depth[pix] = sum(per_view) / len(per_view)
         return depth_map
-
-
-def _reading_range(first: Tensor, last: Tensor, scale: float,
-                   n_out: int) -> Tuple[Tensor, Tensor]:
-    """Outputs ``[lo, hi)`` of a bilinear resize (``align_corners=False``, source coordinate
-    ``max((y + 0.5) * scale - 0.5, 0)``) that read any input index in ``[first, last]``."""
-    lo = torch.floor((first - 0.5) / scale - 0.5) - 1
-    lo = torch.where(first <= 1, torch.zeros_like(lo), lo)  # clamped coordinates read row 0, 1
-    hi = torch.ceil((last + 1.5) / scale - 0.5) + 1
-    return lo.clamp(0, n_out).long(), hi.clamp(0, n_out).long()

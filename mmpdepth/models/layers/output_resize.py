@@ -1,0 +1,66 @@
+"""Stride-4 maps to the original image size, and where a thresholded mask can be set there
+(the windows the fusion head pastes in; exact for bilinear resizing)."""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def upsample_to_original(maps: Tensor, img_hw: Tuple[int, int],
+                         ori_hw: Tuple[int, int]) -> Tensor:
+    """(N, h, w) stride-4 maps -> x4 bilinear, crop padding, resize to the original size."""
+    if maps.shape[0] == 0:
+        return maps.new_zeros(0, *ori_hw)
+    up = F.interpolate(maps[None], scale_factor=4, mode='bilinear',
+                       align_corners=False)[..., :img_hw[0], :img_hw[1]]
+    if tuple(up.shape[-2:]) != tuple(ori_hw):
+        up = F.interpolate(up, size=ori_hw, mode='bilinear', align_corners=False)
+    return up[0]
+
+
+def output_windows(masks: Tensor, img_hw: Tuple[int, int],
+                   ori_hw: Tuple[int, int]) -> Tensor:
+    """Where the upsampled maps can exceed the threshold: (N, 4) windows ``[y0, y1, x0, x1)``
+    of the original-size output for (N, h, w) boolean stride-4 masks (``p > mask_thr``).
+
+    Bilinear resizing (``align_corners=False``, no antialias) makes each output a convex
+    combination of input rows/columns ``floor(s)`` and ``floor(s) + 1`` of its source
+    coordinate ``s``, so an output above the threshold reads an input above it; the window
+    holds every output that reads a masked input (plus one pixel of margin). An empty mask
+    gives an empty window. (Float rounding could only matter for inputs within ~1e-7 of the
+    threshold.)
+    """
+    n, h, w = masks.shape
+    win = torch.zeros(n, 4, dtype=torch.long)
+    if n == 0:
+        return win
+    for axis, (n_s4, n_img, n_ori) in enumerate(((h, img_hw[0], ori_hw[0]),
+                                                  (w, img_hw[1], ori_hw[1]))):
+        hit = masks.any(2 - axis).cpu()  # (N, h) rows or (N, w) columns
+        first = hit.float().argmax(1).double()
+        last = (n_s4 - 1 - hit.flip(1).float().argmax(1)).double()
+        lo, hi = _reading_range(first, last, 0.25, 4 * n_s4)  # x4 upsampling
+        hi = hi.clamp(max=n_img)  # crop of the padding
+        if n_ori != n_img:
+            lo, hi = _reading_range(lo.double(), hi.double() - 1, n_img / n_ori, n_ori)
+        empty = ~hit.any(1)
+        win[:, 2 * axis] = torch.where(empty, 0, lo)
+        win[:, 2 * axis + 1] = torch.where(empty, 0, hi.clamp(min=lo))
+    return win
+
+
+def flip_windows(windows: Tensor, width: int) -> Tensor:
+    """(N, 4) ``[y0, y1, x0, x1)`` windows of maps flipped horizontally."""
+    return torch.stack([windows[:, 0], windows[:, 1], width - windows[:, 3],
+                        width - windows[:, 2]], dim=1)
+
+
+def _reading_range(first: Tensor, last: Tensor, scale: float,
+                   n_out: int) -> Tuple[Tensor, Tensor]:
+    """Outputs ``[lo, hi)`` of a bilinear resize (``align_corners=False``, source coordinate
+    ``max((y + 0.5) * scale - 0.5, 0)``) that read any input index in ``[first, last]``."""
+    lo = torch.floor((first - 0.5) / scale - 0.5) - 1
+    lo = torch.where(first <= 1, torch.zeros_like(lo), lo)  # clamped coordinates read row 0, 1
+    hi = torch.ceil((last + 1.5) / scale - 0.5) + 1
+    return lo.clamp(0, n_out).long(), hi.clamp(0, n_out).long()

@@ -1,0 +1,3 @@
+from .panoptic_target_generator import PanopticTargetGenerator
+
+__all__ = ['PanopticTargetGenerator']
