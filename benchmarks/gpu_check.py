@@ -38,9 +38,9 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 
 CONFIGS = dict(
     official='configs/panopticdepth/panopticdepth_r50-d2_official_cityscapes-dps.py',
-    r50='configs/panopticdepth/panopticdepth_r50_fpn_10kx8_cityscapes-dps.py',
-    swin_s='configs/panopticdepth/panopticdepth_swin-s_fpn_10kx8_cityscapes-dps.py',
-    tiny='configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+    r50='configs/panopticdepth/panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps.py',
+    swin_s='configs/panopticdepth/panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-dps.py',
+    tiny='configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 CH = slice(0, 256, 16)
 STAGE_TOL = 1e-3  # the CPU parity test's tolerances
 SAME_SEGMENT_MIN = 0.999

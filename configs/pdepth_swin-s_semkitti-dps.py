@@ -1,2 +1,2 @@
 # Alias of the SemKITTI-DPS model (Swin-S); see configs/panopticdepth/README.md.
-_base_ = './panopticdepth/panopticdepth_swin-s_fpn_10kx8_semkitti-dps.py'
+_base_ = './panopticdepth/panopticdepth_swin-s_fpn_8xb1-10k_semkitti-dps.py'

@@ -1,2 +1,2 @@
 # Alias of the Cityscapes-DPS model (Swin-T); see configs/panopticdepth/README.md.
-_base_ = './panopticdepth/panopticdepth_swin-t_fpn_10kx8_cityscapes-dps.py'
+_base_ = './panopticdepth/panopticdepth_swin-t_fpn_8xb1-10k_cityscapes-dps.py'

@@ -5,10 +5,10 @@
 #   tools/dist_train_stages.sh BACKBONE DATASET GPUS [--dry-run] [train.py args ...]
 #
 #   BACKBONE: r50 | swin-t | swin-s      DATASET: cityscapes | semkitti
-#   1. panopticdepth_<bb>_fpn_130kx32_cityscapes-panoptic   (panoptic, 130k iterations x 32)
-#   2. panopticdepth_<bb>_fpn_10kx8_cityscapes-panoptic-fsf (full-scale fine-tuning)
-#   3. panopticdepth_<bb>_fpn_10kx8_cityscapes-dps          (depth branches added)
-#   4. panopticdepth_<bb>_fpn_10kx8_semkitti-dps            (DATASET=semkitti only)
+#   1. panopticdepth_<bb>_fpn_8xb4-130k_cityscapes-panoptic   (panoptic, 130k iterations x 32)
+#   2. panopticdepth_<bb>_fpn_8xb1-10k_cityscapes-panoptic-fsf (full-scale fine-tuning)
+#   3. panopticdepth_<bb>_fpn_8xb1-10k_cityscapes-dps          (depth branches added)
+#   4. panopticdepth_<bb>_fpn_8xb1-10k_semkitti-dps            (DATASET=semkitti only)
 #
 # A stage whose last checkpoint (work_dirs/<stage>/iter_<max_iters>.pth) exists is skipped, so
 # the script continues an interrupted chain. --dry-run prints the commands only.
@@ -26,8 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python
-STAGES="130kx32_cityscapes-panoptic 10kx8_cityscapes-panoptic-fsf 10kx8_cityscapes-dps"
-[ "$DATASET" = semkitti ] && STAGES="$STAGES 10kx8_semkitti-dps"
+STAGES="8xb4-130k_cityscapes-panoptic 8xb1-10k_cityscapes-panoptic-fsf 8xb1-10k_cityscapes-dps"
+[ "$DATASET" = semkitti ] && STAGES="$STAGES 8xb1-10k_semkitti-dps"
 for s in $STAGES; do
   name=panopticdepth_${BACKBONE}_fpn_$s
   cfg=configs/panopticdepth/$name.py

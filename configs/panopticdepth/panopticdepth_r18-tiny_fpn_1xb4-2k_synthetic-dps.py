@@ -5,7 +5,8 @@
 # `make demo` trains this config for fewer iterations (see README).
 _base_ = [
     '../_base_/models/panopticdepth_r18_tiny.py', '../_base_/datasets/synthetic_dps.py',
-    '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/default_runtime.py'
 ]
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,12 +1,16 @@
-# PanopticDepth ResNet-50 (caffe style, as the official code), stage 2 of 3: full-scale fine-tuning ("FSF", paper §3.2):
-# 1024x2048 crops of images resized to a short edge in {1024, 1088, ..., 1536}, batch 8
-# (8 GPUs x 1), Adam **1e-5** (official FullScaleFinetune.yaml; the paper does not give the LR).
-# Initialised from stage 1; next: panopticdepth_r50_fpn_10kx8_cityscapes-dps.py
+# PanopticDepth ResNet-50 (caffe style, as the official code), stage 2 of 3: full-scale fine-tuning
+# ("FSF", paper §3.2): 1024x2048 crops of images resized to a short edge in {1024, 1088, ..., 1536},
+# batch 8 (8 GPUs x 1), Adam **1e-5** (official FullScaleFinetune.yaml; the paper does not give the
+# LR). Initialised from stage 1; next: panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps.py
 _base_ = [
-    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic_fsf.py',
-    '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
+    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/default_runtime.py'
 ]
-load_from = 'work_dirs/panopticdepth_r50_fpn_130kx32_cityscapes-panoptic/iter_130000.pth'  # stage-1 output
+train_pipeline = {{_base_.fsf_train_pipeline}}
+train_dataloader = dict(batch_size=1, dataset=dict(pipeline=train_pipeline))  # x 8 GPUs
+# stage-1 output
+load_from = 'work_dirs/panopticdepth_r50_fpn_8xb4-130k_cityscapes-panoptic/iter_130000.pth'
 model = dict(
     # stages 2-3 fall back to Detectron2 defaults in the official configs: FrozenBN, stem and
     # res2 frozen

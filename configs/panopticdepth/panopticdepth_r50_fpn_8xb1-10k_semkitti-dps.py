@@ -1,12 +1,15 @@
-# PanopticDepth ResNet-50 (caffe style, as the official code) on SemKITTI-DVPS: initialised from the Cityscapes-DPS model,
-# 384x1280 crops (paper §4.3), resize [0.8, 1.2] with depth scaled accordingly, batch 8, Adam 1e-4,
-# 10k iterations. No official recipe exists (spec §3.4): iterations and LR follow the Cityscapes
-# DPS stage. Things are classes 0-7; the stuff area limit is scaled to KITTI's smaller frames.
+# PanopticDepth ResNet-50 (caffe style, as the official code) on SemKITTI-DVPS: initialised from the
+# Cityscapes-DPS model, 384x1280 crops (paper §4.3), resize [0.8, 1.2] with depth scaled
+# accordingly, batch 8, Adam 1e-4, 10k iterations. No official recipe exists (spec §3.4): iterations
+# and LR follow the Cityscapes DPS stage. Things are classes 0-7; the stuff area limit is scaled to
+# KITTI's smaller frames.
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/semkitti_dps.py',
-    '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/default_runtime.py'
 ]
-load_from = 'work_dirs/panopticdepth_r50_fpn_10kx8_cityscapes-dps/iter_10000.pth'  # Cityscapes-DPS model
+# Cityscapes-DPS model
+load_from = 'work_dirs/panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps/iter_10000.pth'
 model = dict(
     # stages 2-3 fall back to Detectron2 defaults in the official configs: FrozenBN, stem and
     # res2 frozen

@@ -1,10 +1,11 @@
-# PanopticDepth ResNet-50 (caffe style, as the official code), stage 1 of 3: panoptic pre-training on Cityscapes
-# (2975 images), 512x1024 crops of images resized to a short edge in {512..2048}, batch 32
-# (8 GPUs x 4), Adam 1e-4, 130k iterations (official PanopticDepth-R50-cityscapes.yaml).
-# Next: panopticdepth_r50_fpn_10kx8_cityscapes-panoptic-fsf.py
+# PanopticDepth ResNet-50 (caffe style, as the official code), stage 1 of 3: panoptic pre-training
+# on Cityscapes (2975 images), 512x1024 crops of images resized to a short edge in {512..2048},
+# batch 32 (8 GPUs x 4), Adam 1e-4, 130k iterations (official PanopticDepth-R50-cityscapes.yaml).
+# Next: panopticdepth_r50_fpn_8xb1-10k_cityscapes-panoptic-fsf.py
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/adam_poly_130k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_130k.py',
+    '../_base_/default_runtime.py'
 ]
 model = dict(
     backbone=dict(

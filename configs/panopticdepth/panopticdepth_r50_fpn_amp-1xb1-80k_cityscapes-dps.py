@@ -6,8 +6,8 @@
 # The schedule is counted in iterations = images, so it is 8x the 8-GPU one: 80k iterations,
 # warm-up 16k, the same 10k optimizer steps. Norm layers are frozen (BN) or per-sample (LN), so
 # batch 1 x 8 gives the 8-GPU run's gradients up to float rounding.
-#   python tools/train.py configs/panopticdepth/panopticdepth_r50_fpn_10kx8_cityscapes-dps_1gpu-24gb.py
-_base_ = './panopticdepth_r50_fpn_10kx8_cityscapes-dps.py'
+#   python tools/train.py configs/panopticdepth/panopticdepth_r50_fpn_amp-1xb1-80k_cityscapes-dps.py
+_base_ = './panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps.py'
 accumulate = 8
 max_iters = 10000 * accumulate
 model = dict(

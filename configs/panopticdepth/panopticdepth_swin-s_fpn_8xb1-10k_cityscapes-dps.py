@@ -5,14 +5,18 @@
 # scaling; we follow the official config (README: "paper vs official code").
 # Initialised from stage 2 (depth branches start from scratch).
 _base_ = [
-    '../_base_/models/panopticdepth_swin-s_fpn.py', '../_base_/datasets/cityscapes_dps.py',
-    '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
+    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/models/swin_backbones.py',
+    '../_base_/datasets/cityscapes_dps.py',
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/default_runtime.py'
 ]
-load_from = 'work_dirs/panopticdepth_swin-s_fpn_10kx8_cityscapes-panoptic-fsf/iter_10000.pth'  # stage-2 output
+# stage-2 output
+load_from = 'work_dirs/panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-panoptic-fsf/iter_10000.pth'
 # strict loading (DPSRunner): the stage-2 checkpoint has every tensor but the depth branches'
 load_from_allow_missing = ('panoptic_head.depth_', )
 model = dict(
-    # stages 2-3: patch embedding and the first stage frozen (as res2 for R-50)
-    backbone=dict(frozen_stages=1, init_cfg=None))
+    data_preprocessor={{_base_.swin_data_preprocessor}},
+    backbone={{_base_.swin_s_finetune}},  # stages 2-3: first stage frozen, no ImageNet load
+    neck={{_base_.swin_neck}})
 train_dataloader = dict(batch_size=1)  # x 8 GPUs
 default_hooks = dict(checkpoint=dict(interval=3000))

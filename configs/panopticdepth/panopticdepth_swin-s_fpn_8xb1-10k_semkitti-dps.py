@@ -3,13 +3,17 @@
 # 10k iterations. No official recipe exists (spec §3.4): iterations and LR follow the Cityscapes
 # DPS stage. Things are classes 0-7; the stuff area limit is scaled to KITTI's smaller frames.
 _base_ = [
-    '../_base_/models/panopticdepth_swin-s_fpn.py', '../_base_/datasets/semkitti_dps.py',
-    '../_base_/schedules/adam_poly_10k.py', '../_base_/default_runtime.py'
+    '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/models/swin_backbones.py',
+    '../_base_/datasets/semkitti_dps.py',
+    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/default_runtime.py'
 ]
-load_from = 'work_dirs/panopticdepth_swin-s_fpn_10kx8_cityscapes-dps/iter_10000.pth'  # Cityscapes-DPS model
+# Cityscapes-DPS model
+load_from = 'work_dirs/panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-dps/iter_10000.pth'
 model = dict(
-    # stages 2-3: patch embedding and the first stage frozen (as res2 for R-50)
-    backbone=dict(frozen_stages=1, init_cfg=None),
+    data_preprocessor={{_base_.swin_data_preprocessor}},
+    backbone={{_base_.swin_s_finetune}},  # stages 2-3: first stage frozen, no ImageNet load
+    neck={{_base_.swin_neck}},
     # SemKITTI-DVPS things: classes 0-7 (mmpdepth.formats.SEMKITTI_DVPS_FORMAT); the fusion head
     # takes them from here. Output ids stay class * 1000 + instance: DPQMetric writes and scores
     # them in SemKITTI's class * 2**20 + instance encoding (val_evaluator of the dataset base).

@@ -15,7 +15,7 @@ from mmpdepth.apis import DPSInferencer, backproject, read_ply, write_ply
 from mmpdepth.datasets.synthetic import write_synthetic_dps
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
 

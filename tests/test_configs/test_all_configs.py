@@ -1,8 +1,11 @@
 """Every config under configs/ loads, builds its model (no downloads) and its pipelines; one loss
-forward runs for the R-50 / Swin-T / Swin-S DPS models at a small input size."""
+forward runs for the R-50 / Swin-T / Swin-S DPS models at a small input size. Configs are at most
+three levels deep; the old (pre-mmdet-style) names are aliases of the renamed configs."""
+import ast
 import copy
 import glob
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -17,8 +20,12 @@ from mmengine.structures import InstanceData, PixelData
 from mmpdepth.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p and osp.sep + 'deploy' + osp.sep not in p)
+ALL_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+                     if '_base_' not in p and osp.sep + 'deploy' + osp.sep not in p)
+# old names (schedule written as 10kx8 / 130kx32 / 2kx4): aliases of the renamed configs
+OLD_NAME = re.compile(r'_\d+kx\d+_')
+OLD_NAME_ALIASES = [p for p in ALL_CONFIGS if OLD_NAME.search(osp.basename(p))]
+CONFIGS = [p for p in ALL_CONFIGS if p not in OLD_NAME_ALIASES]
 DEPLOY_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deploy', '*.py')))
 
 
@@ -31,13 +38,86 @@ def no_download(model_cfg):
 def test_there_are_configs_for_every_backbone_stage_and_ablation():
     names = {osp.relpath(p, osp.join(ROOT, 'configs')) for p in CONFIGS}
     for bb in ('r50', 'swin-t', 'swin-s'):
-        for stage in ('130kx32_cityscapes-panoptic', '10kx8_cityscapes-panoptic-fsf',
-                      '10kx8_cityscapes-dps', '10kx8_semkitti-dps'):
+        for stage in ('8xb4-130k_cityscapes-panoptic', '8xb1-10k_cityscapes-panoptic-fsf',
+                      '8xb1-10k_cityscapes-dps', '8xb1-10k_semkitti-dps'):
             assert f'panopticdepth/panopticdepth_{bb}_fpn_{stage}.py' in names
         assert f'pdepth_{bb}_cityscapes-dps.py' in names
     for v in 'abcdef':
-        assert f'panopticdepth/ablations/panopticdepth_r50_fpn_10kx8_cityscapes-dps_variant-{v}.py' \
+        assert f'panopticdepth/ablations/panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps_variant-{v}.py' \
             in names
+
+
+def inheritance_depth(path: str) -> int:
+    """Levels of a text config: 1 + the deepest of its ``_base_`` files (read, not executed)."""
+    bases = []
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '_base_'
+                                                for t in node.targets):
+            value = ast.literal_eval(node.value)
+            bases = [value] if isinstance(value, str) else list(value)
+    return 1 + max((inheritance_depth(osp.join(osp.dirname(path), b)) for b in bases),
+                   default=0)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_configs_are_at_most_three_levels_deep(path):
+    assert inheritance_depth(path) <= 3
+
+
+def test_inheritance_depth_counts_levels(tmp_path):
+    (tmp_path / 'a.py').write_text('x = 1\n')
+    (tmp_path / 'b.py').write_text("_base_ = './a.py'\n")
+    (tmp_path / 'c.py').write_text("_base_ = ['./b.py', './a.py']\ny = 2\n")
+    assert [inheritance_depth(str(tmp_path / f'{f}.py')) for f in 'abc'] == [1, 2, 3]
+
+
+def resolved(path: str) -> dict:
+    cfg = Config.fromfile(path).to_dict()
+    cfg.pop('load_from', None)
+    return cfg
+
+
+@pytest.mark.parametrize('path', OLD_NAME_ALIASES, ids=lambda p: osp.relpath(p, ROOT))
+def test_old_names_are_aliases_of_the_renamed_configs(path):
+    """An old name resolves to its new config; a chained stage still reads the previous stage's
+    checkpoint from the old-name work dir (the work dir that old name trained into)."""
+    new = re.search(r"_base_ = '\./([\w\-.]+)'", open(path).read()).group(1)
+    assert not OLD_NAME.search(new)
+    assert resolved(path) == resolved(osp.join(osp.dirname(path), new))
+    load_from = Config.fromfile(path).load_from
+    assert load_from is None or OLD_NAME.search(load_from)
+    # alias -> config (-> the stage config, for ablations and the AMP configs) -> bases
+    assert inheritance_depth(path) <= 4
+
+
+def test_there_are_old_name_aliases_for_every_renamed_config():
+    assert len(OLD_NAME_ALIASES) == 21
+    old = {OLD_NAME.sub('_', osp.basename(p)) for p in OLD_NAME_ALIASES}
+    assert 'panopticdepth_r50_fpn_cityscapes-dps.py' in old
+
+
+@pytest.mark.parametrize('name', ['swin-t', 'swin-s'])
+def test_swin_stage_configs_get_their_backbone_from_the_swin_base(name):
+    depths = {'swin-t': [2, 2, 6, 2], 'swin-s': [2, 2, 18, 2]}[name]
+    stages = {'8xb4-130k_cityscapes-panoptic': -1, '8xb1-10k_cityscapes-panoptic-fsf': 1,
+              '8xb1-10k_cityscapes-dps': 1, '8xb1-10k_semkitti-dps': 1}
+    for stage, frozen in stages.items():
+        cfg = Config.fromfile(
+            osp.join(ROOT, f'configs/panopticdepth/panopticdepth_{name}_fpn_{stage}.py'))
+        bb = cfg.model.backbone
+        assert bb.type == 'SwinTransformer' and bb.depths == depths, stage
+        assert bb.frozen_stages == frozen and (bb.init_cfg is None) == (frozen == 1), stage
+        assert 'style' not in bb and cfg.model.neck.in_channels == [96, 192, 384, 768]
+        assert cfg.model.data_preprocessor.bgr_to_rgb is True
+
+
+def test_full_scale_finetuning_configs_use_the_fsf_pipeline():
+    for bb in ('r50', 'swin-t', 'swin-s'):
+        name = f'panopticdepth_{bb}_fpn_8xb1-10k_cityscapes-panoptic-fsf.py'
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'panopticdepth', name))
+        crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'DPSRandomCrop']
+        assert crop[0].crop_size == (1024, 2048) and cfg.train_dataloader.batch_size == 1
+        assert cfg.optim_wrapper.optimizer.lr == 1e-5 and cfg.train_cfg.max_iters == 10000
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
 DYNAMIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_dynamic.py')
 sys.path.insert(0, osp.join(ROOT, 'tools', 'deployment'))

@@ -34,7 +34,7 @@ from mmpdepth.evaluation.functional import (CITYSCAPES_DVPS, depth_sums, summari
 from mmpdepth.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 ITERS = 400
 LR = 1e-3
 

@@ -11,7 +11,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py'
+TINY = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py'
 _TOOLS: Dict[str, object] = {}
 
 

@@ -334,7 +334,7 @@ def test_train_missing_stage_checkpoint_names_the_stage(tmp_path):
     r = call_tool(TRAIN, ['configs/pdepth_r50_cityscapes-dps.py', '--work-dir',
                           str(tmp_path / 'w')])
     assert_clear_error(r, 'panoptic-fsf/iter_10000.pth', 'not found',
-                       'panopticdepth_r50_fpn_10kx8_cityscapes-panoptic-fsf.py', 'dist_train')
+                       'panopticdepth_r50_fpn_8xb1-10k_cityscapes-panoptic-fsf.py', 'dist_train')
     assert not osp.exists(tmp_path / 'w' / 'iter_1.pth')
 
 

@@ -11,7 +11,7 @@ import pytest
 
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py'
+CONFIG = 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py'
 PY = sys.executable
 
 
@@ -132,11 +132,11 @@ def test_stage_chain_script_runs_the_stages_in_order_and_skips_finished_ones(tmp
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith('[stages]')]
     assert [ln.split()[1].rstrip(':') for ln in lines] == [
-        f'panopticdepth_swin-t_fpn_{s}' for s in ('130kx32_cityscapes-panoptic',
-                                                  '10kx8_cityscapes-panoptic-fsf',
-                                                  '10kx8_cityscapes-dps', '10kx8_semkitti-dps')]
+        f'panopticdepth_swin-t_fpn_{s}' for s in (
+            '8xb4-130k_cityscapes-panoptic', '8xb1-10k_cityscapes-panoptic-fsf',
+            '8xb1-10k_cityscapes-dps', '8xb1-10k_semkitti-dps')]
     assert all(ln.endswith(' 8 --amp') for ln in lines)
-    done = root / 'work_dirs' / 'panopticdepth_swin-t_fpn_130kx32_cityscapes-panoptic'
+    done = root / 'work_dirs' / 'panopticdepth_swin-t_fpn_8xb4-130k_cityscapes-panoptic'
     done.mkdir(parents=True)
     (done / 'iter_130000.pth').write_bytes(b'')
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

@@ -28,7 +28,7 @@ from mmpdepth.registry import RUNNERS
 from mmpdepth.utils.cli import InputError, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ', 'DPQ_th', 'DPQ_st', 'DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1',
         'AbsRel', 'RMSE')
 
