@@ -5,7 +5,7 @@
 # `make demo` trains this config for fewer iterations (see README).
 _base_ = [
     '../_base_/models/panopticdepth_r18_tiny.py', '../_base_/datasets/synthetic_dps.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_10k.py',
     '../_base_/default_runtime.py'
 ]
 train_pipeline = [

@@ -5,7 +5,7 @@
 # Verified against outputs of the official code (tests/test_models/test_official_parity.py).
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_dps.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_10k.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(test_cfg=dict(fusion=dict(depth_embed_resize='official')))

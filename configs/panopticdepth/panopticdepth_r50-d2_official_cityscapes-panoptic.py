@@ -2,7 +2,7 @@
 # depth branches) for converted checkpoints: sequential paste with void, Cityscapes panoptic val.
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_10k.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(

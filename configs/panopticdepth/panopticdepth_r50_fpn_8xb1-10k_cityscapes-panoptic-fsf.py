@@ -4,7 +4,7 @@
 # LR). Initialised from stage 1; next: panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps.py
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_10k.py',
     '../_base_/default_runtime.py'
 ]
 train_pipeline = {{_base_.fsf_train_pipeline}}

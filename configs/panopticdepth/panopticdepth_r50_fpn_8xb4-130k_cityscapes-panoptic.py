@@ -4,7 +4,7 @@
 # Next: panopticdepth_r50_fpn_8xb1-10k_cityscapes-panoptic-fsf.py
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_130k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_130k.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(

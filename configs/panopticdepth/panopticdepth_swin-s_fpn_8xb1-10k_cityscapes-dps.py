@@ -7,7 +7,7 @@
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/models/swin_backbones.py',
     '../_base_/datasets/cityscapes_dps.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_10k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_10k.py',
     '../_base_/default_runtime.py'
 ]
 # stage-2 output

@@ -5,7 +5,7 @@
 _base_ = [
     '../_base_/models/panopticdepth_r50_fpn.py', '../_base_/models/swin_backbones.py',
     '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/adam.py', '../_base_/schedules/poly_130k.py',
+    '../_base_/schedules/adam_poly.py', '../_base_/schedules/iters_130k.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(

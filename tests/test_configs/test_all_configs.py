@@ -120,6 +120,37 @@ def test_full_scale_finetuning_configs_use_the_fsf_pipeline():
         assert cfg.optim_wrapper.optimizer.lr == 1e-5 and cfg.train_cfg.max_iters == 10000
 
 
+@pytest.mark.parametrize('name', ['panopticdepth_r50_fpn_8xb4-130k_cityscapes-panoptic',
+                                  'panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-dps',
+                                  'panopticdepth_r50_fpn_amp-1xb1-80k_cityscapes-dps'])
+def test_lr_schedule_warms_up_and_decays_to_zero_at_max_iters(name, tmp_path):
+    """mmengine builds the config's schedulers after the train loop and ends the poly decay at
+    train_cfg.max_iters; the LR is the official WarmupPolyLR product at every iteration."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'panopticdepth', f'{name}.py'))
+    runner = Runner(model=torch.nn.Linear(2, 1), work_dir=str(tmp_path),
+                    train_dataloader=dict(dataset=[torch.zeros(2)] * 2, batch_size=1,
+                                          sampler=dict(type='DefaultSampler', shuffle=False)),
+                    train_cfg=cfg.train_cfg, param_scheduler=cfg.param_scheduler,
+                    optim_wrapper=dict(optimizer=dict(type='SGD', lr=1e-4)), default_scope='mmdet')
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    warmup, poly = runner.build_param_scheduler(cfg.param_scheduler)
+    max_iters = cfg.train_cfg.max_iters
+    assert poly.end == max_iters and warmup.end == cfg.param_scheduler[0].end
+    lrs = {}
+    for it in range(max_iters):
+        if it in (0, warmup.end // 2, warmup.end, max_iters // 2, max_iters - 1):
+            lrs[it] = runner.optim_wrapper.get_lr()['lr'][0]
+        warmup.step()
+        poly.step()
+    # mmengine's linear and poly factors run over end - begin - 1 steps
+    n_w, n_p = warmup.end - 1, max_iters - 1
+    for it, lr in lrs.items():
+        w = 0.001 + (1 - 0.001) * min(it, n_w) / n_w
+        assert lr == pytest.approx(1e-4 * w * (1 - it / n_p) ** 0.9, rel=1e-6), it
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_builds_model_and_pipelines(path):
     cfg = Config.fromfile(path)
