@@ -262,9 +262,7 @@ class DPSInferencer(BaseInferencer):
         out = []
         for item, sample in zip(inputs, preds):
             name, rgb = item['name'], item['img'][..., ::-1]
-            ids = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
-            depth = sample.pred_depth_map.data[0].cpu().numpy() \
-                if 'pred_depth_map' in sample else None
+            ids, depth = self.prediction_maps(sample)
             vis = self.visualizer.draw_prediction(rgb, ids, depth, self.label_divisor, max_depth,
                                                   draw_labels)
             if show:
@@ -306,10 +304,16 @@ class DPSInferencer(BaseInferencer):
             out['predictions'].append(sample if return_datasamples else pred)
         return out
 
-    def to_prediction(self, sample, name: str) -> dict:
+    @staticmethod
+    def prediction_maps(sample) -> tuple:
+        """(H, W) panoptic ids and depth in metres (None without depth) of a data sample."""
         ids = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
         depth = sample.pred_depth_map.data[0].cpu().numpy() if 'pred_depth_map' in sample \
             else None
+        return ids, depth
+
+    def to_prediction(self, sample, name: str) -> dict:
+        ids, depth = self.prediction_maps(sample)
         names = self.dataset_meta.get('classes', ())
         segs = []
         if 'pred_segments' in sample:

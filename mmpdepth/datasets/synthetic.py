@@ -22,7 +22,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
-from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png
 
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
 #: the scenes are written in the Cityscapes-DVPS format
@@ -239,8 +239,7 @@ def write_synthetic_dps(out_dir: str,
                 Image.fromarray(img).save(osp.join(d, f'{stem}_leftImg8bit.png'))
                 Image.fromarray(ids.astype(np.uint16)).save(
                     osp.join(d, f'{stem}_gtFine_instanceTrainIds.png'))
-                Image.fromarray(np.round(depth.astype(np.float64) * 256).astype(np.uint16)).save(
-                    osp.join(d, f'{stem}_depth.png'))
+                write_depth_png(osp.join(d, f'{stem}_depth.png'), depth)
                 written[split].append(osp.join(d, f'{stem}_leftImg8bit.png'))
             seq_id += 1
     if camera is not None:

@@ -495,7 +495,6 @@ class PanopticDepthHead(BaseModule):
                 st_c.append(keep.nonzero()[:, 0])
                 if lv['stuff_depth_kernels'] is not None:
                     st_d.append(lv['stuff_depth_kernels'][i][keep])
-        with_dk = bool(th_d) or bool(st_d)
         things = InstanceData()
         candidates = None
         if th_k:
@@ -515,11 +514,7 @@ class PanopticDepthHead(BaseModule):
                                   pixel_index=torch.cat(th_pix)[order], fusion_keep=fused.keep,
                                   fusion_members=fused.members)
         else:
-            things.mask_logits = embed.new_zeros(0, h, w)
-            things.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
-            things.scores = embed.new_zeros(0)
-            if with_dk or self._has_depth_kernels():
-                things.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
+            things = self._no_candidates(embed)
         stuff = InstanceData()
         if st_k:
             fused = akf.fuse_stuff(torch.cat(st_k), torch.cat(st_c), torch.cat(st_s),
@@ -530,19 +525,21 @@ class PanopticDepthHead(BaseModule):
             if fused.depth_kernels is not None:
                 stuff.depth_kernels = fused.depth_kernels
         else:
-            stuff.mask_logits = embed.new_zeros(0, h, w)
-            stuff.labels = torch.zeros(0, dtype=torch.long, device=embed.device)
-            stuff.scores = embed.new_zeros(0)
-            if self._has_depth_kernels():
-                stuff.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
+            stuff = self._no_candidates(embed)
         depth_embed = cands['depth_embed'][i] if cands['depth_embed'] is not None else None
         out = dict(things=things, stuff=stuff, depth_embed=depth_embed)
         if with_candidates:
             out['thing_candidates'] = candidates
         return out
 
-    def _has_depth_kernels(self) -> bool:
-        return self.with_depth and self.depth_generator.kernel_channels > 0
+    def _no_candidates(self, embed: Tensor) -> InstanceData:
+        """Empty thing / stuff candidates (the fields of a non-empty set, zero rows)."""
+        empty = InstanceData(mask_logits=embed.new_zeros(0, *embed.shape[-2:]),
+                             labels=torch.zeros(0, dtype=torch.long, device=embed.device),
+                             scores=embed.new_zeros(0))
+        if self.with_depth and self.depth_generator.kernel_channels > 0:
+            empty.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
+        return empty
 
 
 def _gather_pixels(maps: Tensor, index: Tensor) -> Tensor:
