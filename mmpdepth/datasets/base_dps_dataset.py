@@ -8,6 +8,9 @@ from typing import Dict, List, Optional
 
 from mmdet.datasets import BaseDetDataset
 
+#: where users learn to download and lay out the datasets (named in missing-data errors)
+DATA_DOC = 'docs/en/dataset_prepare.md'
+
 
 def load_json_index(path: str):
     """Read an annotation index; JSON only (pickle and other formats can run code when read)."""
@@ -50,7 +53,8 @@ class BaseDPSDataset(BaseDetDataset):
         if self.ann_file:
             if not osp.isfile(self.ann_file):
                 raise FileNotFoundError(f'{self.ann_file}: annotation index not found; write it '
-                                        'with tools/dataset_converters/ or set ann_file=""')
+                                        'with tools/dataset_converters/ or set ann_file="" '
+                                        f'(see {DATA_DOC})')
             raw = load_json_index(self.ann_file)
             if not isinstance(raw, dict) or 'data_list' not in raw:
                 raise ValueError(f'{self.ann_file}: expected a JSON dict with "data_list"')
@@ -61,7 +65,8 @@ class BaseDPSDataset(BaseDetDataset):
             base = None
         data_list = [self.parse_data_info(dict(item, _base=base)) for item in items]
         if not data_list:
-            raise ValueError(f'{self._img_dir()}: no samples found for {type(self).__name__}')
+            raise ValueError(f'{self._img_dir()}: no samples found for {type(self).__name__} '
+                             f'(see {DATA_DOC})')
         return data_list
 
     def _img_dir(self) -> str:
@@ -189,5 +194,5 @@ def check_annotations_have_images(folder: str, names, ann_suffix: str, img_suffi
 
 def list_dir(folder: str) -> List[str]:
     if not osp.isdir(folder):
-        raise FileNotFoundError(f'{folder}: dataset folder not found')
+        raise FileNotFoundError(f'{folder}: dataset folder not found (see {DATA_DOC})')
     return sorted(os.listdir(folder))

@@ -4,7 +4,7 @@ from typing import List
 
 from mmpdepth.registry import DATASETS
 
-from .base_dps_dataset import BaseDPSDataset, load_json_index
+from .base_dps_dataset import DATA_DOC, BaseDPSDataset, load_json_index
 from .class_meta import CITYSCAPES_DPS_METAINFO
 
 #: Cityscapes labelId -> trainId for the 19 evaluated classes
@@ -28,7 +28,8 @@ class CityscapesPanopticDataset(BaseDPSDataset):
     def load_data_list(self) -> List[dict]:
         if not self.ann_file or not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'{self.ann_file}: Cityscapes panoptic JSON not found (make '
-                                    'it with cityscapesscripts createPanopticImgs)')
+                                    'it with cityscapesscripts createPanopticImgs; see '
+                                    f'{DATA_DOC})')
         raw = load_json_index(self.ann_file)
         if 'annotations' not in raw or 'images' not in raw:
             raise ValueError(f'{self.ann_file}: not a cityscapes panoptic JSON (needs "images" '

@@ -22,7 +22,7 @@ SUPPORTED: Dict[str, tuple] = {
 
 FIX_HINT = ('Run `make test` (or `bash tools/env/setup_env.sh`) from the mmpdepth checkout: it '
             'builds mmcv from source against your torch and installs the tested versions '
-            '(see README, "Version matrix" and "FAQ").')
+            '(see docs/en/get_started.md "Version matrix" and docs/en/faq.md).')
 
 
 def _installed_version(name: str) -> Optional[str]:

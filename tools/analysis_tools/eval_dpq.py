@@ -3,7 +3,7 @@
     python tools/analysis_tools/eval_dpq.py {cityscapes-dvps,semkitti-dvps} --gt-dir GT \
         --pan-dir PRED --depth-dir DEPTH [--eval-frames K] [--nproc N] [--out result.json]
 
-Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see README FAQ).
+Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see docs/en/faq.md).
 """
 import argparse
 import ctypes

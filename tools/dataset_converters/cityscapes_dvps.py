@@ -3,7 +3,7 @@
     python tools/dataset_converters/cityscapes_dvps.py --root data/cityscapes-dvps --split val \
         [--out data/cityscapes-dvps/val_index.json]
 
-Expected tree (README, "Datasets"): ROOT/video_sequence/{train,val}/. Missing pairs are
+Expected tree (docs/en/dataset_prepare.md): ROOT/video_sequence/{train,val}/. Missing pairs are
 reported with the file name; the index is then used as ``ann_file`` in the dataset config.
 """
 

@@ -18,7 +18,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     ann = osp.join(args.root, 'gtFine', f'cityscapes_panoptic_{args.split}.json')
     if not osp.isfile(ann):
-        print(f'error: {ann}: not found; run cityscapesscripts createPanopticImgs',
+        print(f'error: {ann}: not found; run cityscapesscripts createPanopticImgs (see '
+              'docs/en/dataset_prepare.md)',
               file=sys.stderr)
         return 2
     with open(ann) as f:

@@ -3,7 +3,7 @@
     python tools/dataset_converters/semkitti_dvps.py --root data/semkitti-dvps --split val \
         [--out data/semkitti-dvps/val_index.json]
 
-Expected tree (README, "Datasets"): ROOT/video_sequence/{train,val}/. Missing pairs are
+Expected tree (docs/en/dataset_prepare.md): ROOT/video_sequence/{train,val}/. Missing pairs are
 reported with the file name; the index is then used as ``ann_file`` in the dataset config.
 """
 

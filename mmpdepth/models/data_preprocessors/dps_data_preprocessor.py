@@ -19,7 +19,7 @@ class DPSDataPreprocessor(DetDataPreprocessor):
 
     For the official PanopticDepth weights use ``mean=[123.675, 116.28, 103.53]``, ``std=[1, 1,
     1]`` and ``bgr_to_rgb=False``: the official model subtracts the RGB-ordered ImageNet mean
-    from a BGR image (see README, "paper vs official code").
+    from a BGR image (see docs/en/model.md, "paper vs official code").
 
     Args:
         pad_depth (bool): pad ``gt_depth_map`` in training. Defaults to True.
