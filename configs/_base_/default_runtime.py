@@ -1,7 +1,6 @@
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmpdepth'], allow_failed_imports=False)
-# DPSRunner: weights-only resume, strict load_from, atomic checkpoints (README: Checkpoint
-# safety, Failure behaviour)
+# DPSRunner: weights-only resume, strict load_from, atomic checkpoints (docs/en/reliability.md)
 runner_type = 'DPSRunner'
 
 default_hooks = dict(

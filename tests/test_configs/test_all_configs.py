@@ -1,9 +1,10 @@
 """Every config under configs/ loads, builds its model (no downloads) and its pipelines; one loss
 forward runs for the R-50 / Swin-T / Swin-S DPS models at a small input size. Configs are at most
-three levels deep; the old (pre-mmdet-style) names are aliases of the renamed configs."""
+three levels deep; configs/panopticdepth/ lists each experiment once, under its mmdet-style name."""
 import ast
 import copy
 import glob
+import json
 import os.path as osp
 import re
 
@@ -22,10 +23,17 @@ from mmpdepth.registry import MODELS
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ALL_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                      if '_base_' not in p and osp.sep + 'deploy' + osp.sep not in p)
-# old names (schedule written as 10kx8 / 130kx32 / 2kx4): aliases of the renamed configs
-OLD_NAME = re.compile(r'_\d+kx\d+_')
-OLD_NAME_ALIASES = [p for p in ALL_CONFIGS if OLD_NAME.search(osp.basename(p))]
-CONFIGS = [p for p in ALL_CONFIGS if p not in OLD_NAME_ALIASES]
+CONFIGS = ALL_CONFIGS
+EXPERIMENTS = [p for p in CONFIGS
+               if osp.relpath(p, osp.join(ROOT, 'configs')).startswith('panopticdepth' + osp.sep)]
+SHORT_NAMES = sorted(glob.glob(osp.join(ROOT, 'configs', 'pdepth_*.py')))
+# names that were never released: the schedule written as 10kx8 / 130kx32 / 2kx4, or _1gpu-24gb
+OLD_NAME = re.compile(r'_\d+kx\d+_|_1gpu-\d+gb')
+# panopticdepth_{backbone}_fpn_{GPUs}xb{images per GPU}-{iterations}_{data}[_variant-x].py, or
+# the official-architecture configs
+MMDET_STYLE_NAME = re.compile(
+    r'panopticdepth_(r18-tiny|r50|swin-t|swin-s)_fpn_(amp-)?\d+xb\d+-\d+k_[a-z]+(-[a-z]+)*'
+    r'(_variant-[a-f])?\.py$|panopticdepth_r50-d2_official_cityscapes-(dps|panoptic)\.py$')
 DEPLOY_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deploy', '*.py')))
 
 
@@ -71,29 +79,49 @@ def test_inheritance_depth_counts_levels(tmp_path):
     assert [inheritance_depth(str(tmp_path / f'{f}.py')) for f in 'abc'] == [1, 2, 3]
 
 
-def resolved(path: str) -> dict:
+def resolved(path: str) -> str:
+    """The whole resolved config as canonical text (dict order and file names left out)."""
     cfg = Config.fromfile(path).to_dict()
-    cfg.pop('load_from', None)
-    return cfg
+    return json.dumps(cfg, sort_keys=True, default=repr)
 
 
-@pytest.mark.parametrize('path', OLD_NAME_ALIASES, ids=lambda p: osp.relpath(p, ROOT))
-def test_old_names_are_aliases_of_the_renamed_configs(path):
-    """An old name resolves to its new config; a chained stage still reads the previous stage's
-    checkpoint from the old-name work dir (the work dir that old name trained into)."""
-    new = re.search(r"_base_ = '\./([\w\-.]+)'", open(path).read()).group(1)
-    assert not OLD_NAME.search(new)
-    assert resolved(path) == resolved(osp.join(osp.dirname(path), new))
-    load_from = Config.fromfile(path).load_from
-    assert load_from is None or OLD_NAME.search(load_from)
-    # alias -> config (-> the stage config, for ablations and the AMP configs) -> bases
-    assert inheritance_depth(path) <= 4
+def test_the_experiment_folder_lists_each_experiment_once():
+    """Every config under configs/panopticdepth/ has an mmdet-style name, none is a renamed copy
+    of another (no two resolve to the same config) and no never-released name is left."""
+    names = [osp.basename(p) for p in EXPERIMENTS]
+    assert len(set(names)) == len(names)
+    assert [n for n in names if not MMDET_STYLE_NAME.match(n)] == []
+    assert [p for p in ALL_CONFIGS if OLD_NAME.search(osp.basename(p))] == []
+    by_content = {}
+    for p in EXPERIMENTS:
+        by_content.setdefault(resolved(p), []).append(osp.relpath(p, ROOT))
+    assert [ps for ps in by_content.values() if len(ps) > 1] == []
+    ablations = sorted(n for n in names if '_variant-' in n)
+    assert ablations == [f'panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps_variant-{v}.py'
+                         for v in 'abcdef']
 
 
-def test_there_are_old_name_aliases_for_every_renamed_config():
-    assert len(OLD_NAME_ALIASES) == 21
-    old = {OLD_NAME.sub('_', osp.basename(p)) for p in OLD_NAME_ALIASES}
-    assert 'panopticdepth_r50_fpn_cityscapes-dps.py' in old
+def test_name_patterns_tell_old_and_mmdet_style_names_apart():
+    assert OLD_NAME.search('panopticdepth_r50_fpn_10kx8_cityscapes-dps.py')
+    assert OLD_NAME.search('panopticdepth_r50_fpn_10kx8_cityscapes-dps_1gpu-24gb.py')
+    assert not OLD_NAME.search('panopticdepth_r50_fpn_8xb1-10k_cityscapes-dps.py')
+    assert MMDET_STYLE_NAME.match('panopticdepth_r50_fpn_amp-1xb1-80k_cityscapes-dps.py')
+    assert MMDET_STYLE_NAME.match('panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
+    assert not MMDET_STYLE_NAME.match('panopticdepth_r50_fpn_10kx8_cityscapes-dps.py')
+    assert not MMDET_STYLE_NAME.match('panopticdepth_r18-tiny_fpn_2kx4_synthetic-dps.py')
+
+
+def test_short_names_are_the_dps_and_semkitti_stage_configs():
+    """configs/pdepth_{bb}_{data}-dps.py resolve to exactly the stage config they name, and that
+    is the DPS stage (stage 3) or the SemKITTI stage, one per backbone and dataset."""
+    targets = {}
+    for path in SHORT_NAMES:
+        base = re.search(r"_base_ = '\./panopticdepth/([\w\-.]+)'", open(path).read()).group(1)
+        target = osp.join(ROOT, 'configs', 'panopticdepth', base)
+        assert resolved(path) == resolved(target), path
+        targets[osp.basename(path)] = base
+    assert targets == {f'pdepth_{bb}_{data}-dps.py': f'panopticdepth_{bb}_fpn_8xb1-10k_{data}-dps.py'
+                       for bb in ('r50', 'swin-t', 'swin-s') for data in ('cityscapes', 'semkitti')}
 
 
 @pytest.mark.parametrize('name', ['swin-t', 'swin-s'])

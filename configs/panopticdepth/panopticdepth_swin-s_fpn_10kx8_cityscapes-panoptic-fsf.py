@@ -1,5 +1,0 @@
-# Old name, kept so that commands and configs using it keep working; the config is
-# now panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-panoptic-fsf.py (mmdet-style name).
-# the previous stage's checkpoint is read from that stage's old-name work dir
-_base_ = './panopticdepth_swin-s_fpn_8xb1-10k_cityscapes-panoptic-fsf.py'
-load_from = 'work_dirs/panopticdepth_swin-s_fpn_130kx32_cityscapes-panoptic/iter_130000.pth'

@@ -1,3 +1,0 @@
-# Old name, kept so that commands and configs using it keep working; the config is
-# now panopticdepth_swin-s_fpn_8xb4-130k_cityscapes-panoptic.py (mmdet-style name).
-_base_ = './panopticdepth_swin-s_fpn_8xb4-130k_cityscapes-panoptic.py'
