@@ -21,7 +21,8 @@ from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png
 from mmpdepth.registry import DATASETS, VISUALIZERS
 from mmpdepth.visualization import DPSLocalVisualizer
 
-from .point_cloud import backproject, default_intrinsics, render_point_cloud, write_ply
+from .point_cloud import (backproject, intrinsics_record, point_mask, render_point_cloud,
+                          sky_classes, write_intrinsics_json, write_ply)
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 ANNOTATION_LOADERS = ('LoadDPSAnnotations', 'LoadAnnotations', 'LoadPanopticAnnotations')
@@ -57,7 +58,8 @@ class DPSInferencer(BaseInferencer):
     preprocess_kwargs: set = set()
     forward_kwargs: set = set()
     visualize_kwargs: set = {'show', 'no_save_vis', 'draw_labels', 'max_depth', 'return_vis',
-                             'save_pcd', 'intrinsics', 'vis_out_dir', 'pcd_out_dir'}
+                             'save_pcd', 'intrinsics', 'vis_out_dir', 'pcd_out_dir',
+                             'keep_sky'}
     postprocess_kwargs: set = {'return_datasamples', 'no_save_pred', 'pred_out_dir'}
 
     def __init__(self, model: Union[str, Config, ConfigDict, torch.nn.Module],
@@ -201,6 +203,7 @@ class DPSInferencer(BaseInferencer):
                  no_save_pred: bool = False,
                  save_pcd: bool = False,
                  intrinsics: Optional[Dict[str, float]] = None,
+                 keep_sky: bool = False,
                  max_depth: float = 80.0,
                  draw_labels: bool = False,
                  return_datasamples: bool = False,
@@ -209,7 +212,8 @@ class DPSInferencer(BaseInferencer):
         ``vis/{name}.png`` (image | panoptic | depth panel) and ``vis/layers/``,
         ``preds/panoptic/{name}.png`` + ``preds/depth/{name}.png`` (the formats
         ``tools/analysis_tools/eval_dpq.py`` reads) + ``preds/segments/{name}.json``, and with
-        ``save_pcd`` ``pcd/{name}.ply`` (+ ``pcd/{name}_view.png``).
+        ``save_pcd`` ``pcd/{name}.ply`` (+ ``pcd/{name}_view.png`` and the intrinsics used in
+        ``pcd/{name}_camera.json``; sky and no-depth pixels are left out unless ``keep_sky``).
         """
         items, errors = self.collect_inputs(inputs)
         for e in errors:
@@ -223,7 +227,7 @@ class DPSInferencer(BaseInferencer):
                                  draw_labels=draw_labels, max_depth=max_depth,
                                  return_vis=return_vis, save_pcd=save_pcd,
                                  intrinsics=intrinsics, vis_out_dir=sub('vis'),
-                                 pcd_out_dir=sub('pcd'))
+                                 pcd_out_dir=sub('pcd'), keep_sky=keep_sky)
             out = self.postprocess(samples, vis, return_datasamples, no_save_pred=no_save_pred,
                                    pred_out_dir=sub('preds'), items=chunk)
             results['predictions'] += out['predictions']
@@ -251,7 +255,7 @@ class DPSInferencer(BaseInferencer):
                   no_save_vis: bool = False, draw_labels: bool = False,
                   max_depth: float = 80.0, return_vis: bool = False, save_pcd: bool = False,
                   intrinsics: Optional[Dict[str, float]] = None, vis_out_dir: str = '',
-                  pcd_out_dir: str = '') -> List[dict]:
+                  pcd_out_dir: str = '', keep_sky: bool = False) -> List[dict]:
         """Panels of a batch, drawn by :class:`DPSLocalVisualizer`; written to ``vis_out_dir``
         (``{name}.png`` and ``layers/``) and, with ``save_pcd``, the coloured point cloud to
         ``pcd_out_dir`` (``{name}.ply`` and a rendered view).
@@ -275,9 +279,12 @@ class DPSInferencer(BaseInferencer):
                     mmcv.imwrite(vis['depth'][..., ::-1],
                                  osp.join(vis_out_dir, 'layers', f'{name}_depth.png'))
             if pcd_out_dir and save_pcd and depth is not None:
+                cam, source = intrinsics, 'given'
+                if cam is None and sample.metainfo.get('cam_intrinsic'):
+                    cam, source = sample.metainfo['cam_intrinsic'], 'the dataset'
                 self._write_point_cloud(pcd_out_dir, name, rgb, ids, depth,
-                                        intrinsics or sample.metainfo.get('cam_intrinsic'),
-                                        max_depth)
+                                        intrinsics_record(cam, *depth.shape, source), max_depth,
+                                        keep_sky)
             out.append(vis)
         return out
 
@@ -343,14 +350,21 @@ class DPSInferencer(BaseInferencer):
                            segments=pred['segments']), f, indent=1)
 
     def _write_point_cloud(self, pcd_dir: str, name: str, rgb: np.ndarray, ids: np.ndarray,
-                           depth: np.ndarray, cam: Optional[dict], max_depth: float) -> None:
+                           depth: np.ndarray, cam: dict, max_depth: float,
+                           keep_sky: bool = False) -> None:
+        """``{name}.ply``, a rendered view and ``{name}_camera.json`` (the intrinsics
+        record ``cam`` and the point counts)."""
         os.makedirs(pcd_dir, exist_ok=True)
-        h, w = depth.shape
-        cam = cam or default_intrinsics(h, w)
-        write_ply(osp.join(pcd_dir, f'{name}.ply'), depth, rgb, cam, ids, self.label_divisor)
-        pts, idx = backproject(depth, cam)
+        sky = () if keep_sky else sky_classes(self.dataset_meta)
+        mask = point_mask(depth, ids, self.label_divisor, sky)
+        n = write_ply(osp.join(pcd_dir, f'{name}.ply'), depth, rgb, cam, ids,
+                      self.label_divisor, mask)
+        pts, idx = backproject(depth, cam, mask)
         render_point_cloud(pts, rgb.reshape(-1, 3)[idx], osp.join(pcd_dir, f'{name}_view.png'),
                            max_depth=max_depth)
+        write_intrinsics_json(osp.join(pcd_dir, f'{name}_camera.json'), cam, points=n,
+                              left_out=dict(no_depth=int((depth <= 0).sum()),
+                                            sky=int((~mask & (depth > 0)).sum())))
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,

@@ -1,7 +1,6 @@
 """Visualizer of DPS samples: image | panoptic overlay | metric depth (GT row and/or prediction)."""
 from typing import Optional
 
-import cv2
 import mmcv
 import numpy as np
 from mmengine.dist import master_only
@@ -9,8 +8,7 @@ from mmengine.visualization import Visualizer
 
 from mmpdepth.registry import VISUALIZERS
 
-from .dps_drawing import (colourize_depth, depth_colour_bar, overlay_panoptic, panel,
-                          prediction_panel)
+from .dps_drawing import draw_legend, draw_row, legend_entries, prediction_panel, stack_rows
 
 
 @VISUALIZERS.register_module()
@@ -18,9 +16,11 @@ class DPSLocalVisualizer(Visualizer):
     """Draw DPS ground truth and predictions as picture panels.
 
     Each row is ``image | panoptic overlay (stuff in class colours, things in per-instance
-    colours, white outlines) | depth on a fixed metric range with a colour bar`` (invalid depth
-    in magenta). ``add_datasample`` has mmdet's signature, so mmdet's ``DetVisualizationHook``
-    (``tools/test.py --show-dir``) uses it unchanged.
+    colours, white outlines) | depth on a fixed metric range with a colour bar in metres`` (no
+    depth in grey), every picture titled (``GT ...`` / ``prediction ...`` when both rows are
+    drawn), with a legend of the classes present below. ``add_datasample`` has mmdet's
+    signature, so mmdet's ``DetVisualizationHook`` (``tools/test.py --show-dir``) uses it
+    unchanged.
 
     Args:
         max_depth (float): top of the fixed depth colour range in metres. Defaults to 80.
@@ -38,30 +38,15 @@ class DPSLocalVisualizer(Visualizer):
         self.draw_labels = draw_labels
         self.dataset_meta = {}
 
-    def _meta(self):
-        meta = self.dataset_meta or {}
-        palette = meta.get('palette') or [tuple(int(c) for c in np.random.default_rng(i).integers(
-            0, 255, 3)) for i in range(256)]
-        return (palette, meta.get('thing_ids', ()), meta.get('classes'),
-                meta.get('label_divisor', 1000))
+    def _meta(self) -> dict:
+        """The dataset meta (the drawing functions generate a palette without one)."""
+        return dict(self.dataset_meta or {})
 
     def draw_row(self, image: np.ndarray, ids: Optional[np.ndarray], depth: Optional[np.ndarray],
-                 label_divisor: int) -> np.ndarray:
-        palette, things, names, _ = self._meta()
-        h, w = image.shape[:2]
-        parts = [image]
-        if ids is not None:
-            if ids.shape != (h, w):
-                ids = cv2.resize(ids.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
-            parts.append(overlay_panoptic(image, ids, palette, label_divisor, things, self.alpha,
-                                          names if self.draw_labels else None))
-        if depth is not None:
-            if depth.shape != (h, w):
-                depth = cv2.resize(depth.astype(np.float32), (w, h),
-                                   interpolation=cv2.INTER_NEAREST)
-            parts.append(colourize_depth(depth, self.max_depth))
-            parts.append(depth_colour_bar(h, self.max_depth))
-        return panel(parts)
+                 label_divisor: int, title_prefix: str = '') -> dict:
+        """One titled row (see :func:`draw_row`) with this visualizer's settings."""
+        return draw_row(image, ids, depth, self._meta(), label_divisor, self.max_depth,
+                        self.alpha, self.draw_labels, title_prefix)
 
     def draw_prediction(self, rgb: np.ndarray, ids: np.ndarray, depth: Optional[np.ndarray],
                         label_divisor: int, max_depth: Optional[float] = None,
@@ -70,12 +55,14 @@ class DPSLocalVisualizer(Visualizer):
         visualizer's dataset meta (``max_depth`` / ``draw_labels``: None = the visualizer's).
 
         Returns:
-            dict: ``panel`` (image | panoptic | depth | colour bar) and the layers ``panoptic``
-            and ``depth`` (None without depth), (H, W, 3) uint8 RGB.
+            dict: ``panel`` (titled image | panoptic | depth | colour bar, legend below), the
+            layers ``panoptic`` and ``depth`` (None without depth), (H, W, 3) uint8 RGB, and
+            ``titles`` / ``legend`` (what the panel shows).
         """
-        return prediction_panel(rgb, ids, depth, self.dataset_meta or {}, label_divisor,
+        return prediction_panel(rgb, ids, depth, self._meta(), label_divisor,
                                 self.max_depth if max_depth is None else max_depth,
-                                self.draw_labels if draw_labels is None else draw_labels)
+                                self.draw_labels if draw_labels is None else draw_labels,
+                                self.alpha)
 
     @staticmethod
     def gt_panoptic_ids(data_sample, label_divisor: int) -> Optional[np.ndarray]:
@@ -99,25 +86,28 @@ class DPSLocalVisualizer(Visualizer):
         """Draw GT (top row) and prediction (bottom row) of one sample; save, show or log it."""
         image = np.asarray(image).clip(0, 255).astype(np.uint8)
         rows = []
-        div = self._meta()[3]
+        div = self._meta().get('label_divisor', 1000)
+        both = draw_gt and draw_pred and data_sample is not None \
+            and 'pred_panoptic_seg' in data_sample
         if data_sample is not None and draw_gt:
             gt_ids = self.gt_panoptic_ids(data_sample, div)
             gt_depth = data_sample.gt_depth_map.data[0].cpu().numpy() \
                 if 'gt_depth_map' in data_sample else None
             if gt_ids is not None or gt_depth is not None:
-                rows.append(self.draw_row(image, gt_ids, gt_depth, div))
+                rows.append(self.draw_row(image, gt_ids, gt_depth, div, 'GT' if both else ''))
         if data_sample is not None and draw_pred and 'pred_panoptic_seg' in data_sample:
             ids = data_sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
             depth = data_sample.pred_depth_map.data[0].cpu().numpy() \
                 if 'pred_depth_map' in data_sample else None
-            rows.append(self.draw_row(image, ids, depth, div))
-        if not rows:
-            rows.append(image)
-        width = max(r.shape[1] for r in rows)
-        rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
-                for r in rows]
-        drawn = np.concatenate([np.concatenate([r, np.full((4, width, 3), 255, np.uint8)])
-                                for r in rows])[:-4]
+            rows.append(self.draw_row(image, ids, depth, div, 'prediction' if both else ''))
+        if rows:
+            entries = legend_entries(self._meta(), [r['ids'] for r in rows if r['ids'] is not None],
+                                     div, any(r['depth'] is not None for r in rows))
+            pictures = [r['row'] for r in rows]
+            drawn = stack_rows(pictures + [draw_legend(entries, max(p.shape[1] for p in pictures),
+                                                       image.shape[0])])
+        else:
+            drawn = image
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)

@@ -3,7 +3,7 @@
     python tools/analysis_tools/browse_dataset.py CONFIG [--split train] [--output-dir DIR]
         [--max-samples 20] [--max-depth 80] [--cfg-options k=v ...]
 
-Invalid depth is magenta; the depth colours use a fixed metric range (0 .. --max-depth m).
+Pixels without depth are grey; the depth colours use a fixed metric range (0 .. --max-depth m).
 """
 import argparse
 import os

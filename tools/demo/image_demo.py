@@ -4,11 +4,13 @@
         [--device cpu] [--show] [--no-save-vis] [--no-save-pred] [--save-pcd]
         [--fx FX --fy FY --cx CX --cy CY | --camera-json FILE] [--max-depth 80]
 
-INPUTS is an image file or a folder. Per image it writes ``vis/`` (image | panoptic | depth
-panel and the separate layers), ``preds/`` (panoptic + depth PNGs in the formats
-``tools/analysis_tools/eval_dpq.py`` reads, and a JSON of segments) and, with ``--save-pcd``,
-``pcd/`` (binary PLY: x, y, z metres, RGB, class, instance; plus a rendered view). Without
-intrinsics the point cloud uses a 60 degree horizontal field of view.
+INPUTS is an image file or a folder. Per image it writes ``vis/`` (titled image | panoptic |
+depth panel with a class legend, and the separate layers), ``preds/`` (panoptic + depth PNGs
+in the formats ``tools/analysis_tools/eval_dpq.py`` reads, and a JSON of segments) and, with
+``--save-pcd``, ``pcd/`` (binary PLY: x, y, z metres, RGB, class, instance; a rendered view;
+the intrinsics used in ``{name}_camera.json``). Sky and no-depth pixels are left out of the
+point cloud (``--keep-sky`` keeps the sky). Without intrinsics the point cloud uses a 60 degree
+horizontal field of view, and ``{name}_camera.json`` says so.
 """
 import argparse
 import os
@@ -34,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument('--no-save-vis', action='store_true')
     p.add_argument('--no-save-pred', action='store_true')
     p.add_argument('--save-pcd', action='store_true')
+    p.add_argument('--keep-sky', action='store_true',
+                   help="keep the dataset's sky class in the point cloud (left out by default: "
+                   'its predicted depth would stand in the cloud as a wall)')
     p.add_argument('--max-depth', type=float, default=80.0, help='depth colour range (m)')
     p.add_argument('--draw-labels', action='store_true')
     for k in ('fx', 'fy', 'cx', 'cy'):
@@ -70,7 +75,7 @@ def main(argv=None) -> int:
     out = inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir,
                      show=args.show, no_save_vis=args.no_save_vis,
                      no_save_pred=args.no_save_pred, save_pcd=args.save_pcd,
-                     intrinsics=intrinsics, max_depth=args.max_depth,
+                     intrinsics=intrinsics, keep_sky=args.keep_sky, max_depth=args.max_depth,
                      draw_labels=args.draw_labels)
     for e in out['errors']:
         print(f'skipped: {e}', file=sys.stderr)
