@@ -1,31 +1,31 @@
 """Train a model (mmdet-style).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--trust-checkpoint CKPT]
-        [--overwrite] [--amp] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
-        [--debug]
+        [--overwrite] [--break-lock] [--amp] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}] [--debug]
 
 Expected errors (a missing file, a refused checkpoint, a misspelt option) print one line and
 exit with status 2; --debug shows the traceback.
 """
-import argparse
 import glob
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
-from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
+from mmpdepth.utils.cli import (CfgOptionsAction, InputError, ToolArgumentParser,
+                                merge_cfg_options, run_tool)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a depth-aware panoptic model')
+    parser = ToolArgumentParser(description='Train a depth-aware panoptic model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
@@ -41,7 +41,10 @@ def parse_args():
     parser.add_argument('--overwrite', action='store_true',
                         help='start anew in a work dir that holds checkpoints of an earlier run '
                         '(they are replaced as the new run saves)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--break-lock', action='store_true',
+                        help='train even though the work dir is locked by another run (only if '
+                        'that run is gone, e.g. on another machine)')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override settings of the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -74,6 +77,8 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     merge_cfg_options(cfg, args.cfg_options)
+    if args.break_lock:
+        cfg.break_work_dir_lock = True
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -10,8 +10,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook', draw=False))
-# stores mmengine's message hub as plain data: checkpoints load with weights_only=True
-custom_hooks = [dict(type='PlainCheckpointHook')]
+# stores mmengine's message hub as plain data: checkpoints load with weights_only=True;
+# stops training at the first NaN / Inf loss, before it is saved (patience: iterations allowed)
+custom_hooks = [dict(type='PlainCheckpointHook'), dict(type='NonFiniteLossHook', patience=1)]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -63,9 +63,10 @@ def summarize(index: Dict) -> str:
 
 def index_cli(dataset_type: str, title: str, default_root: str, argv=None) -> int:
     """Command line of ``tools/dataset_converters/{cityscapes,semkitti}_dvps.py``."""
-    import argparse
     import sys
-    p = argparse.ArgumentParser(description=f'Check and index a {title} split')
+
+    from mmpdepth.utils.cli import ToolArgumentParser
+    p = ToolArgumentParser(description=f'Check and index a {title} split')
     p.add_argument('--root', default=default_root)
     p.add_argument('--split', default='val', choices=['train', 'val', 'test'])
     p.add_argument('--out', default=None, help='index path (default ROOT/{split}_index.json)')

@@ -6,14 +6,17 @@ import re
 import zipfile
 from typing import List, Optional
 
-from mmengine.dist import master_only
-from mmengine.model import is_model_wrapper
+import torch
+from mmengine.config import Config
+from mmengine.dist import is_main_process, master_only
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from mmpdepth.registry import RUNNERS
 
 from .checkpoint_safety import trusted_file
+from .work_dir_lock import WorkDirLock
 
 
 class CheckpointError(RuntimeError):
@@ -34,14 +37,83 @@ class DPSRunner(Runner):
       nothing else may be there, except the key prefixes listed in ``load_from_allow_missing``
       (e.g. the depth branches a depth stage adds to a panoptic checkpoint);
       ``load_from_strict=False`` restores mmengine's permissive loading.
+    * Every load refuses weights that are NaN / Inf, naming the tensors
+      (``allow_nonfinite_weights=True`` loads them anyway). A test-time-augmentation model
+      loads the checkpoint into the model it wraps.
     * Checkpoints are written to a temporary file and renamed, so a kill while saving never
-      leaves a broken file under the final name.
+      leaves a broken file under the final name. They record the effective batch size and
+      the schedule length; a resume that changes either warns with both values.
+    * ``train()`` holds a lock on the work dir (:class:`WorkDirLock`): a second run into the
+      same work dir is refused with the first one's pid (``break_work_dir_lock=True``, i.e.
+      ``tools/train.py --break-lock``, overrides; a lock of a dead process is taken over).
+    * The config dump never replaces a file: when ``work_dir/<config name>`` exists (the
+      user's own config, or an earlier run's dump), it goes to the run's log folder
+      ``work_dir/<timestamp>/``.
     """
+
+    # ---------------------------------------------------------------- work dir
+    def train(self):
+        lock = WorkDirLock(self.work_dir, self.cfg.get('break_work_dir_lock', False)) \
+            if is_main_process() else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            return super().train()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @master_only
+    def dump_config(self) -> None:
+        name = osp.basename(self.cfg.filename) if self.cfg.filename else f'{self.timestamp}.py'
+        target = osp.join(self.work_dir, name)
+        if osp.lexists(target):
+            os.makedirs(self.log_dir, exist_ok=True)
+            target = osp.join(self.log_dir, name)
+        self.cfg.dump(target)
 
     # ---------------------------------------------------------------- resume
     def resume(self, filename: str, *args, **kwargs) -> None:
+        self._loaded_meta = {}
         with trusted_file(self.cfg.get('trust_checkpoint', None)):
-            return super().resume(filename, *args, **kwargs)
+            super().resume(filename, *args, **kwargs)
+        self._warn_changed_schedule(filename, self._loaded_meta)
+
+    def run_shape(self) -> dict:
+        """What a resume must keep to continue the same run: the effective batch size (per-GPU
+        batch x processes) and the schedule length (``max_iters`` / ``max_epochs``)."""
+        shape = {}
+        loader = self.cfg.get('train_dataloader') or {}
+        if 'batch_size' in loader:
+            shape['effective batch size'] = int(loader['batch_size']) * self.world_size
+        train_cfg = self.cfg.get('train_cfg') or {}
+        for key in ('max_iters', 'max_epochs'):
+            if key in train_cfg:
+                shape[key] = int(train_cfg[key])
+        return shape
+
+    def _warn_changed_schedule(self, filename: str, meta: dict) -> None:
+        before = meta.get('run_shape')
+        if not isinstance(before, dict) and meta.get('cfg'):
+            try:  # checkpoints of other runners: their config text
+                old = Config.fromstring(meta['cfg'], file_format='.py')
+                before = {}
+                if 'batch_size' in old.get('train_dataloader', {}):
+                    before['batch size per process'] = old.train_dataloader.batch_size
+            except Exception:  # noqa: BLE001 - only a warning is at stake
+                before = None
+        if not isinstance(before, dict):
+            return
+        now = self.run_shape()
+        if 'batch size per process' in before:
+            now['batch size per process'] = self.cfg.train_dataloader.batch_size
+        changed = [f'{k} {before[k]} -> {now[k]}' for k in before
+                   if k in now and before[k] != now[k]]
+        if changed:
+            self.logger.warning(f'--resume {filename}: {"; ".join(changed)} (checkpoint -> '
+                                'now). The learning-rate schedule and the iteration count '
+                                'continue from the checkpoint; results will differ from an '
+                                'uninterrupted run')
 
     def load_or_resume(self) -> None:
         if self._has_loaded:
@@ -96,7 +168,13 @@ class DPSRunner(Runner):
                         revise_keys: list = [(r'^module.', '')]):  # noqa: B006 (mmengine's)
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get('meta'), dict):
+            self._loaded_meta = checkpoint['meta']
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        if isinstance(model, BaseTTAModel):  # its weights are those of the wrapped model
+            model = model.module
+        if not self.cfg.get('allow_nonfinite_weights', False):
+            check_weights_finite(checkpoint, filename)
         if self.cfg.get('load_from_strict', True):
             check_weights_complete(model, checkpoint, filename,
                                    self.cfg.get('load_from_allow_missing', ()))
@@ -112,6 +190,11 @@ class DPSRunner(Runner):
         if '://' in str(out_dir):  # remote backends: as mmengine does
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)
         tmp = f'.{filename}.tmp{os.getpid()}'
+        args = list(args)
+        if len(args) > 3:  # (file_client_args, save_optimizer, save_param_scheduler, meta)
+            args[3] = dict(args[3] or {}, run_shape=self.run_shape())
+        else:
+            kwargs['meta'] = dict(kwargs.get('meta') or {}, run_shape=self.run_shape())
         try:
             super().save_checkpoint(out_dir, tmp, *args, **kwargs)
             os.replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
@@ -147,6 +230,27 @@ def check_weights_complete(model, checkpoint: dict, filename: str,
         raise CheckpointError(f'{filename}: does not fit this model: {"; ".join(problems)}. '
                               'Is it the checkpoint of this config? (--cfg-options '
                               'load_from_strict=False loads what fits)')
+
+
+def nonfinite_tensors(checkpoint) -> List[str]:
+    """Names of the floating-point tensors of a checkpoint's state dict holding NaN or Inf."""
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+    if not isinstance(state, dict):
+        return []
+    return [k for k, v in state.items() if isinstance(v, torch.Tensor)
+            and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def check_weights_finite(checkpoint, filename: str) -> None:
+    """Raise :class:`CheckpointError` naming the file and the tensors if any weight is NaN /
+    Inf (a diverged run: every prediction would be garbage, every metric meaningless)."""
+    bad = nonfinite_tensors(checkpoint)
+    if bad:
+        raise CheckpointError(f'{filename}: {len(bad)} tensor(s) hold NaN or Inf values '
+                              f'({", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}); the '
+                              'checkpoint of a diverged run gives meaningless predictions. Use an '
+                              'earlier checkpoint (--cfg-options allow_nonfinite_weights=True '
+                              'loads it anyway)')
 
 
 def _numbered_checkpoints(work_dir: str) -> List[str]:

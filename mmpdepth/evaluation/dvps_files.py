@@ -21,9 +21,10 @@ import os
 import os.path as osp
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
-from mmpdepth.formats import get_format, read_depth_png
+from mmpdepth.formats import (DEFAULT_GT_DEPTH_RANGE, DEPTH_SCALE, exclude_implausible_depth,
+                              get_format, read_depth_png)
 
 def sequence_id(name: str) -> str:
     """DVPS sequence id: the first ``_`` field of a file name."""
@@ -175,17 +176,26 @@ def index_semkitti_dvps(gt_dir: str, pan_dir: str,
     return [frames]
 
 
-def load_frame(frame: DVPSFrame, protocol_name: str, with_depth: bool):
-    """Read one frame's (gt_ids, pred_ids, pred_depth, gt_depth) with size checks; the depth
-    maps as stored (metres * 256, see :func:`read_depth_png`)."""
+def load_frame(frame: DVPSFrame, protocol_name: str, with_depth: bool,
+               notes: Optional[list] = None,
+               gt_depth_range: Tuple[float, Optional[float]] = DEFAULT_GT_DEPTH_RANGE):
+    """Read one frame's (gt_ids, pred_ids, pred_depth, gt_depth) with size and class checks;
+    the depth maps as stored (metres * 256, see :func:`read_depth_png`). GT depth outside
+    ``gt_depth_range`` (see :mod:`mmpdepth.formats.depth_range`) is set invalid; each such
+    file is appended to ``notes`` as ``(path, count)``."""
     fmt = get_format(protocol_name)
     gt = fmt.read_gt_ids(frame.gt_info)
+    fmt.check_ids(gt, frame.gt, 'GT')
     pred = fmt.read_pred_ids(frame.pred_files)
+    fmt.check_ids(pred, frame.pred, 'predicted')
     if pred.shape != gt.shape:
         raise ValueError(f'{frame.pred}: prediction size {pred.shape} differs from GT '
                          f'{frame.gt} {gt.shape}')
     if not with_depth:
         return gt, pred, None, None
     gt_depth = read_depth_png(frame.gt_depth, gt.shape, as_stored=True)
+    gt_depth, excluded = exclude_implausible_depth(gt_depth, 1.0 / DEPTH_SCALE, gt_depth_range)
+    if excluded and notes is not None:
+        notes.append((frame.gt_depth, excluded))
     pred_depth = read_depth_png(frame.pred_depth, gt.shape, as_stored=True)
     return gt, pred, pred_depth, gt_depth

@@ -8,6 +8,9 @@ from typing import Dict
 from .annotation_format import AnnotationFormat, dense_instance_map
 from .cityscapes_dvps import CITYSCAPES_DVPS_FORMAT, CityscapesDVPSFormat
 from .cityscapes_panoptic import CITYSCAPES_PANOPTIC_FORMAT, CityscapesPanopticFormat
+from .depth_range import (DEFAULT_GT_DEPTH_RANGE, MIN_GT_DEPTH, exclude_implausible_depth,
+                          implausible_depth_mask)
+from .image_io import DEFAULT_MAX_IMAGE_PIXELS, check_image_size, max_image_pixels, read_image
 from .png_io import DEPTH_SCALE, read_depth_png, read_png, write_depth_png
 from .semkitti_dvps import SEMKITTI_DVPS_FORMAT, SemKITTIDVPSFormat
 
@@ -28,5 +31,7 @@ __all__ = [
     'AnnotationFormat', 'CityscapesDVPSFormat', 'SemKITTIDVPSFormat', 'CityscapesPanopticFormat',
     'CITYSCAPES_DVPS_FORMAT', 'SEMKITTI_DVPS_FORMAT', 'CITYSCAPES_PANOPTIC_FORMAT',
     'ANNOTATION_FORMATS', 'get_format', 'dense_instance_map', 'DEPTH_SCALE', 'read_png',
-    'read_depth_png', 'write_depth_png'
+    'read_depth_png', 'write_depth_png', 'DEFAULT_GT_DEPTH_RANGE', 'MIN_GT_DEPTH',
+    'exclude_implausible_depth', 'implausible_depth_mask', 'DEFAULT_MAX_IMAGE_PIXELS',
+    'check_image_size', 'max_image_pixels', 'read_image'
 ]

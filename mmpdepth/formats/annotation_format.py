@@ -38,6 +38,36 @@ class AnnotationFormat:
         """The id of void pixels (``void_category * label_divisor``)."""
         return self.void_category * self.label_divisor
 
+    def invalid_classes(self, classes: np.ndarray, extra: Sequence[int] = ()) -> np.ndarray:
+        """The distinct values of ``classes`` that are neither a class of this format
+        (0..num_classes-1) nor its void category (nor one of ``extra``), sorted."""
+        classes = np.asarray(classes)
+        if classes.size == 0 or (classes.min() >= 0 and classes.max() < self.num_classes):
+            return np.zeros(0, np.int64)  # the usual case: one pass, no copy
+        odd = np.unique(classes[(classes < 0) | (classes >= self.num_classes)])
+        return odd[~np.isin(odd, (self.void_category, ) + tuple(extra))].astype(np.int64)
+
+    def check_classes(self, classes: np.ndarray, path: str, what: str = 'GT',
+                      extra: Sequence[int] = ()) -> None:
+        """Raise ``ValueError`` naming ``path`` and the valid range when a class id is not a
+        class of this format (ids of other datasets or a wrong label encoding would otherwise
+        be ignored or counted as another class without a word)."""
+        bad = self.invalid_classes(classes, extra)
+        if bad.size:
+            also = ''.join(f', {e}' for e in extra)
+            raise ValueError(f'{path}: {what} class ids {bad[:5].tolist()}'
+                             f'{" ..." if bad.size > 5 else ""} are not classes of {self.name} '
+                             f'(valid: 0..{self.num_classes - 1}, void {self.void_category}'
+                             f'{also})')
+
+    def check_ids(self, ids: np.ndarray, path: str, what: str = 'GT') -> None:
+        """:meth:`check_classes` of panoptic ids ``class * label_divisor + instance``."""
+        ids = np.asarray(ids)
+        top = self.num_classes * self.label_divisor
+        if ids.size == 0 or (ids.min() >= 0 and ids.max() < top):
+            return
+        self.check_classes(ids[(ids < 0) | (ids >= top)] // self.label_divisor, path, what)
+
     def encode(self, classes: np.ndarray, instances: np.ndarray) -> np.ndarray:
         """(class, instance) maps -> int64 ids."""
         return np.asarray(classes, np.int64) * self.label_divisor + np.asarray(instances,
@@ -81,6 +111,8 @@ class AnnotationFormat:
         thing_ids = self.thing_ids if thing_ids is None else tuple(thing_ids)
         group = self.group_as_instance if group_as_instance is None else group_as_instance
         ids, cls, inst_raw = self.read_class_instance(info, group)
+        self.check_classes(cls, info.get('pan_path') or info.get('sem_path') or
+                           info.get('img_path', '?'), extra=(self.ignore_index, ))
         valid = (cls >= 0) & (cls < num_classes)
         sem = np.where(valid, cls, self.ignore_index).astype(np.uint8)
         is_instance = valid & np.isin(cls, thing_ids) & ((inst_raw > 0) | group)

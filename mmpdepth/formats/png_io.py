@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from .image_io import check_image_size, max_image_pixels
+
 #: depth PNGs store metres * DEPTH_SCALE as 16-bit integers (0 = invalid)
 DEPTH_SCALE = 256.0
 
@@ -33,6 +35,10 @@ def read_png(path: str, rgb: bool = True) -> np.ndarray:
     with open(path, 'rb') as f:
         head = f.read(33)  # signature + IHDR chunk
     is_png = head.startswith(PNG_SIGNATURE)
+    if is_png and len(head) == 33:  # IHDR width, height: refuse a huge image before decoding
+        width, height = int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
+        if width * height > max_image_pixels():
+            check_image_size(path)  # raises with the message of the one guarded reader
     if path.lower().endswith('.png') and not is_png:
         fmt = next((name for sig, name in _SIGNATURES if head.startswith(sig)), 'non-PNG')
         raise ValueError(f'{path}: named .png but holds a {fmt} file (lossy or re-encoded '

@@ -5,28 +5,28 @@
 
 Pixels without depth are grey; the depth colours use a fixed metric range (0 .. --max-depth m).
 """
-import argparse
 import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import mmpdepth  # noqa: F401
 from mmpdepth.registry import DATASETS, VISUALIZERS
+from mmpdepth.utils.cli import CfgOptionsAction, ToolArgumentParser, run_tool
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description='Browse a DPS dataset after its pipeline')
+    p = ToolArgumentParser(description='Browse a DPS dataset after its pipeline')
     p.add_argument('config', help='config file path')
     p.add_argument('--split', default='train', choices=['train', 'val', 'test'])
     p.add_argument('--output-dir', default='outputs/browse_dataset')
     p.add_argument('--max-samples', type=int, default=20)
     p.add_argument('--max-depth', type=float, default=80.0)
     p.add_argument('--show', action='store_true', help='also show each picture')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return p.parse_args()
 
 
@@ -57,4 +57,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

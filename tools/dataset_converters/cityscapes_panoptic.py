@@ -5,14 +5,14 @@
 The JSON written by cityscapesscripts is already the index CityscapesPanopticDataset loads; this
 tool verifies that every image and panoptic PNG it names exists and counts them.
 """
-import argparse
 import json
 import os.path as osp
 import sys
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description='Check a Cityscapes panoptic split')
+    from mmpdepth.utils.cli import ToolArgumentParser
+    p = ToolArgumentParser(description='Check a Cityscapes panoptic split')
     p.add_argument('--root', default='data/cityscapes')
     p.add_argument('--split', default='val', choices=['train', 'val'])
     args = p.parse_args(argv)
@@ -22,8 +22,18 @@ def main(argv=None) -> int:
               'docs/en/dataset_prepare.md)',
               file=sys.stderr)
         return 2
-    with open(ann) as f:
-        data = json.load(f)
+    try:
+        with open(ann) as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        print(f'error: {ann}: not valid JSON ({e}; truncated? run createPanopticImgs again)',
+              file=sys.stderr)
+        return 2
+    if not isinstance(data, dict) or not isinstance(data.get('images'), list) or \
+            not isinstance(data.get('annotations'), list):
+        print(f'error: {ann}: not a COCO panoptic JSON (needs "images" and "annotations" '
+              'lists)', file=sys.stderr)
+        return 2
     missing = []
     for img in data['images']:
         city = img['file_name'].split('_')[0]

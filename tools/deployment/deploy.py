@@ -10,8 +10,8 @@ IMG, then runs PyTorch and the ONNX Runtime model on every IMG and prints their 
 raw graph outputs (relative), panoptic pixels and depth (metres). Writes ``DIR/end2end.onnx``,
 ``DIR/parity.json`` and, per image, ``DIR/vis/NAME_{pytorch,onnxruntime}.png``.
 """
-import argparse
 import json
+import math
 import os
 import os.path as osp
 
@@ -20,7 +20,8 @@ from mmengine.registry import init_default_scope
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='ONNX export through mmdeploy, with a parity check')
+    from mmpdepth.utils.cli import ToolArgumentParser
+    p = ToolArgumentParser(description='ONNX export through mmdeploy, with a parity check')
     p.add_argument('deploy_cfg', help='deploy config, e.g. configs/deploy/'
                    'panoptic-depth_onnxruntime_static.py')
     p.add_argument('model_cfg', help='model config')
@@ -29,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', required=True, help='where end2end.onnx and results go')
     p.add_argument('--device', default='cpu')
     p.add_argument('--overwrite', action='store_true',
-                   help='replace an existing DIR/end2end.onnx')
+                   help='replace existing outputs in DIR (end2end.onnx, parity.json, vis/)')
     return p.parse_args(argv)
 
 
@@ -38,9 +39,49 @@ def _check_inputs(args) -> None:
                        (args.checkpoint, 'checkpoint')] + [(i, 'image') for i in args.img]:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: {what} not found')
-    onnx_path = osp.join(args.work_dir, 'end2end.onnx')
-    if osp.exists(onnx_path) and not args.overwrite:
-        raise FileExistsError(f'{onnx_path} exists; pass --overwrite to replace it')
+    names = [osp.splitext(osp.basename(i))[0] for i in args.img]
+    for name, img in zip(names, args.img):
+        if names.count(name) > 1:
+            raise ValueError(f'{img}: its panels would be named {name}_*.png like those of '
+                             f'{args.img[names.index(name)]}; rename one')
+    outputs = ['end2end.onnx', 'parity.json'] + [
+        osp.join('vis', f'{n}_{b}.png') for n in names for b in ('pytorch', 'onnxruntime')]
+    existing = [osp.join(args.work_dir, o) for o in outputs
+                if osp.exists(osp.join(args.work_dir, o))]
+    if existing and not args.overwrite:
+        raise FileExistsError(f'{existing[0]} exists'
+                              f'{f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""}'
+                              '; pass --overwrite to replace them, or another --work-dir')
+    from mmpdepth.engine.checkpoint_safety import load_local_checkpoint
+    from mmpdepth.engine.runner import check_weights_finite
+    check_weights_finite(load_local_checkpoint(args.checkpoint, map_location='cpu'),
+                         args.checkpoint)
+    from mmpdepth.formats import check_image_size
+    for img in args.img:
+        check_image_size(img)
+
+
+def finite_or_null(obj):
+    """NaN / Inf floats -> None, so the JSON is valid (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
+
+
+def check_static_shapes(deploy_cfg, images, shapes) -> None:
+    """A static graph accepts one input size: every image must give the exported one."""
+    if deploy_cfg.onnx_config.get('dynamic_axes'):
+        return
+    for img, shape in zip(images[1:], shapes[1:]):
+        if tuple(shape) != tuple(shapes[0]):
+            raise ValueError(f'{img}: gives a model input of {tuple(shape)[-2:]} px, but the '
+                             f'static graph was exported for {tuple(shapes[0])[-2:]} px (from '
+                             f'{images[0]}); use images of one size or the dynamic deploy '
+                             'config (configs/deploy/panoptic-depth_onnxruntime_dynamic.py)')
 
 
 def _draw(sample, img_path: str, meta: dict, label_divisor: int, out_path: str) -> None:
@@ -77,10 +118,12 @@ def main(argv=None) -> int:
     except Exception:  # noqa: BLE001 - drawing falls back to a generated palette
         pass
     report = []
+    prepared = [task.create_input(img, input_shape, torch_model.data_preprocessor)
+                for img in args.img]
+    check_static_shapes(deploy_cfg, args.img, [inputs.shape for _, inputs in prepared])
     os.makedirs(osp.join(args.work_dir, 'vis'), exist_ok=True)
     import torch
-    for img in args.img:
-        data, inputs = task.create_input(img, input_shape, torch_model.data_preprocessor)
+    for img, (data, inputs) in zip(args.img, prepared):
         ref_raw = mdeploy.pytorch_candidates(torch_model, inputs)
         ort_raw = backend_model.wrapper({backend_model.input_name: inputs})
         raw = mdeploy.raw_tensor_errors(ref_raw, ort_raw)
@@ -101,7 +144,7 @@ def main(argv=None) -> int:
         report.append(dict(image=img, raw_relative_error=raw, **agree, segments=len(segs),
                            things=int(segs.is_thing.sum())))
     with open(osp.join(args.work_dir, 'parity.json'), 'w') as f:
-        json.dump(report, f, indent=1)
+        json.dump(finite_or_null(report), f, indent=1, allow_nan=False)
     return 0
 
 

@@ -6,17 +6,17 @@ Unpickling runs code stored in the file: only do this for files you trust (e.g. 
 checkpoints from other mmengine projects). The output keeps ``state_dict`` and the metadata,
 converted to plain Python data; optimizer and scheduler states are kept when plain.
 """
-import argparse
 import os.path as osp
 import sys
 
 import torch
 
 from mmpdepth.engine.hooks.plain_checkpoint_hook import to_plain
+from mmpdepth.utils.cli import ToolArgumentParser, run_tool
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = ToolArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('src')
     p.add_argument('dst')
     p.add_argument('--i-trust-this-file', action='store_true',
@@ -46,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

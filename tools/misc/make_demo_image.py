@@ -2,7 +2,6 @@
 
     python tools/misc/make_demo_image.py [--out demo/demo_synthetic.png] [--seed 1234]
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -11,10 +10,11 @@ import numpy as np
 from PIL import Image
 
 from mmpdepth.datasets.synthetic import SyntheticSceneRenderer
+from mmpdepth.utils.cli import ToolArgumentParser, run_tool
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = ToolArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='demo/demo_synthetic.png')
     p.add_argument('--seed', type=int, default=1234)
     args = p.parse_args()
@@ -29,4 +29,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

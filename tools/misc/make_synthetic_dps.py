@@ -2,14 +2,14 @@
 
     python tools/misc/make_synthetic_dps.py --out data/synthetic_dps
 """
-import argparse
 import time
 
 from mmpdepth.datasets.synthetic import write_synthetic_dps
+from mmpdepth.utils.cli import ToolArgumentParser, run_tool
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
+    p = ToolArgumentParser(description=__doc__)
     p.add_argument('--out', default='data/synthetic_dps')
     p.add_argument('--train-seqs', type=int, default=12)
     p.add_argument('--val-seqs', type=int, default=4)
@@ -27,4 +27,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

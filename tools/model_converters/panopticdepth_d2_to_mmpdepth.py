@@ -12,7 +12,6 @@ with a ``model`` state dict, sometimes plus ``optimizer``/``scheduler``/``iterat
 dropped). Pickled ``.pkl`` files from Detectron2's model zoo are not supported. The output is
 ``dict(state_dict=..., meta=...)`` and loads with ``torch.load(weights_only=True)``.
 """
-import argparse
 import os
 import os.path as osp
 import pickle
@@ -22,6 +21,11 @@ import torch
 
 from mmpdepth.engine.checkpoint_safety import load_local_checkpoint
 from mmpdepth.models.converters import convert_state_dict
+from mmpdepth.utils.cli import ToolArgumentParser
+
+#: first key parts of an mmpdepth (mmdet-style) model's state dict
+MMPDEPTH_PREFIXES = ('backbone.', 'neck.', 'panoptic_head.', 'panoptic_fusion_head.',
+                     'data_preprocessor.')
 
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -41,7 +45,7 @@ def check_against_model(state: dict, src: str, config: str):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = ToolArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('src', help='official checkpoint (.pth)')
     p.add_argument('dst', help='output path')
     p.add_argument('--force', action='store_true', help='overwrite DST if it exists')
@@ -63,6 +67,12 @@ def main(argv=None) -> int:
     state = ckpt.get('model', ckpt.get('state_dict', ckpt)) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state:
         print(f'error: {args.src}: no state dict found (expected a "model" entry)',
+              file=sys.stderr)
+        return 2
+    if isinstance(ckpt, dict) and 'model' not in ckpt and \
+            sum(k.startswith(MMPDEPTH_PREFIXES) for k in state) > len(state) // 2:
+        print(f'error: {args.src}: this is already an mmpdepth checkpoint (keys like '
+              f'{next(iter(state))}); use it as it is (tools/test.py CONFIG {args.src})',
               file=sys.stderr)
         return 2
     try:
