@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from mmpdepth.registry import RUNNERS
+from mmpdepth.utils.console_log import readable_console
 
 from .checkpoint_safety import trusted_file
 from .work_dir_lock import WorkDirLock
@@ -46,10 +47,23 @@ class DPSRunner(Runner):
     * ``train()`` holds a lock on the work dir (:class:`WorkDirLock`): a second run into the
       same work dir is refused with the first one's pid (``break_work_dir_lock=True``, i.e.
       ``tools/train.py --break-lock``, overrides; a lock of a dead process is taken over).
+    * The terminal shows progress, metrics and where outputs are; the environment and config
+      dumps are in the log file of the work dir only (see :mod:`mmpdepth.utils.console_log`).
     * The config dump never replaces a file: when ``work_dir/<config name>`` exists (the
       user's own config, or an earlier run's dump), it goes to the run's log folder
       ``work_dir/<timestamp>/``.
     """
+
+    # ---------------------------------------------------------------- logging
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs):
+        """mmengine's logger with a readable terminal (:func:`readable_console`): the
+        environment / config dumps and the hook table go to the log file only (its path is
+        the first line on the terminal), known-harmless upstream warnings nowhere."""
+        if log_file is None:
+            log_file = osp.join(self._log_dir, f'{self.timestamp}.log')
+        logger = readable_console(super().build_logger(log_level, log_file, **kwargs))
+        logger.info(f'Full log (environment, config, hooks): {log_file}')
+        return logger
 
     # ---------------------------------------------------------------- work dir
     def train(self):
