@@ -6,3 +6,4 @@ from .losses import *  # noqa: F401,F403
 from .seg_heads import *  # noqa: F401,F403
 from .task_modules import *  # noqa: F401,F403
 from .test_time_augs import *  # noqa: F401,F403
+from .trackers import *  # noqa: F401,F403

@@ -460,9 +460,9 @@ class PanopticDepthHead(BaseModule):
 
         Returns:
             list[dict]: per image ``things`` and ``stuff`` (:class:`InstanceData` with
-            ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``,
-            ``depth_kernels`` (n, D) when the model has depth kernels) and ``depth_embed``
-            (e^d, h, w) or None; with ``with_candidates`` (parity checks) also
+            ``mask_logits`` (n, h, w), ``labels`` (dataset class ids), ``scores``, the fused
+            mask ``kernels`` (n, e^m), ``depth_kernels`` (n, D) when the model has depth
+            kernels) and ``depth_embed`` (e^d, h, w) or None; with ``with_candidates`` (parity checks) also
             ``thing_candidates``: the pre-fusion candidates' ``level``, ``pixel_index``
             (y·W_l + x), ``fusion_keep`` (N,) and ``fusion_members`` (M, N), or None.
         """
@@ -507,6 +507,7 @@ class PanopticDepthHead(BaseModule):
             things.labels = torch.as_tensor(self.thing_class_ids, device=embed.device)[
                 fused.classes]
             things.scores = fused.scores
+            things.kernels = fused.kernels  # instance embeddings (KernelTracker)
             if fused.depth_kernels is not None:
                 things.depth_kernels = fused.depth_kernels
             if with_candidates:
@@ -522,6 +523,7 @@ class PanopticDepthHead(BaseModule):
             stuff.mask_logits = (fused.kernels @ embed_flat).reshape(-1, h, w)
             stuff.labels = fused.classes
             stuff.scores = fused.scores
+            stuff.kernels = fused.kernels
             if fused.depth_kernels is not None:
                 stuff.depth_kernels = fused.depth_kernels
         else:
@@ -536,7 +538,7 @@ class PanopticDepthHead(BaseModule):
         """Empty thing / stuff candidates (the fields of a non-empty set, zero rows)."""
         empty = InstanceData(mask_logits=embed.new_zeros(0, *embed.shape[-2:]),
                              labels=torch.zeros(0, dtype=torch.long, device=embed.device),
-                             scores=embed.new_zeros(0))
+                             scores=embed.new_zeros(0), kernels=embed.new_zeros(0, len(embed)))
         if self.with_depth and self.depth_generator.kernel_channels > 0:
             empty.depth_kernels = embed.new_zeros(0, self.depth_generator.kernel_channels)
         return empty

@@ -6,7 +6,7 @@ from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from mmpdepth.registry import MODELS
+from mmpdepth.registry import MODELS, TASK_UTILS
 
 
 @MODELS.register_module()
@@ -43,6 +43,12 @@ class PanopticDepth(BaseDetector):
         self.panoptic_fusion_head = MODELS.build(panoptic_fusion_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        tracker = dict(test_cfg or {}).get('tracker')
+        # video: thing ids become track ids (off by default, see KernelTracker)
+        divisor = self.panoptic_fusion_head.test_cfg['label_divisor']
+        self.tracker = TASK_UTILS.build(
+            dict(tracker, max_track_id=min(tracker.get('max_track_id', 256), divisor))
+        ) if tracker else None
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
         """(B, 3, H, W) -> FPN outputs P2..P7."""
@@ -60,8 +66,18 @@ class PanopticDepth(BaseDetector):
         """
         head_results = self.panoptic_head.predict(self.extract_feat(batch_inputs),
                                                   batch_data_samples)
-        return fuse_and_add_predictions(self.panoptic_fusion_head, head_results,
-                                        batch_data_samples, rescale)
+        samples = fuse_and_add_predictions(self.panoptic_fusion_head, head_results,
+                                           batch_data_samples, rescale)
+        return self.track(samples)
+
+    def track(self, data_samples: SampleList) -> SampleList:
+        """With ``test_cfg.tracker``: thing ids -> track ids, frame by frame in batch order (a
+        new ``seq_id`` starts a new sequence). Without: the samples unchanged."""
+        if self.tracker is not None:
+            divisor = self.panoptic_fusion_head.test_cfg['label_divisor']
+            for ds in data_samples:
+                self.tracker.track_sample(ds, divisor)
+        return data_samples
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None) -> dict:
         """``mode='tensor'``: raw head outputs (embeddings and per-level maps)."""

@@ -102,6 +102,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out.windows = output_windows(masks[keep], img_hw, ori_hw)
         if 'depth_kernels' in things:
             out.depth_kernels = things.depth_kernels[keep]
+        if 'kernels' in things:
+            out.kernels = things.kernels[keep]
         return out
 
     def predict(self, head_results: List[dict], batch_img_metas: List[dict]) -> List[dict]:
@@ -123,7 +125,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
 
         Returns:
             dict: ``things`` (:class:`InstanceData` with ``probs`` (n, H, W), ``labels``,
-            ``scores`` and ``depth_kernels``), ``stuff_prob`` (K, H, W) with zeros for absent
+            ``scores``, ``depth_kernels`` and the mask ``kernels``), ``stuff_prob`` (K, H, W) with zeros for absent
             classes, ``stuff`` (the head's stuff candidates) and ``depth_embed`` (e, H, W) at
             the original size, or None.
         """
@@ -165,9 +167,12 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         paste = torch.zeros(sem_prob.shape[-2:], dtype=torch.long, device=sem_prob.device)
         things, order = self._pool_things(candidates)
         thing_segments = self._paste_things(things, order, paste)
-        segments = InstanceData.cat([
-            thing_segments,
-            self._paste_stuff(candidates, sem_prob, paste, first_id=len(thing_segments) + 1)])
+        stuff_segments = self._paste_stuff(candidates, sem_prob, paste,
+                                           first_id=len(thing_segments) + 1)
+        if 'kernels' in thing_segments:  # stuff rows: zeros (only things are tracked)
+            stuff_segments.kernels = things.kernels.new_zeros(len(stuff_segments),
+                                                              things.kernels.shape[1])
+        segments = InstanceData.cat([thing_segments, stuff_segments])
         seg_index = self._segment_index(segments, paste)
         out = self._panoptic_outputs(segments, seg_index, things, order)
         if self.depth_generator is not None and candidates[0]['depth_embed'] is not None:
@@ -192,6 +197,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                                 view=torch.full_like(t.labels, v))
             if 'depth_kernels' in t:
                 view.depth_kernels = t.depth_kernels
+            if 'kernels' in t:
+                view.kernels = t.kernels
             views.append(view)
         if len(views) == 1:
             return views[0], torch.arange(len(views[0]), device=views[0].scores.device)
@@ -204,12 +211,13 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
 
         Returns:
             InstanceData: the pasted segments (``labels``, ``scores``, ``is_thing``, ``probs``
-            (list of (H, W) maps), ``depth_sources`` (list of [(view, depth kernel or None)])).
+            (list of (H, W) maps), ``depth_sources`` (list of [(view, depth kernel or None)])
+            and, when the candidates have them, the mask ``kernels`` (n, E)).
         """
         cfg = self.test_cfg
         windows = things.windows.tolist()
         with_kernels = 'depth_kernels' in things
-        probs, labels, scores, sources = [], [], [], []
+        probs, labels, scores, sources, pasted = [], [], [], [], []
         for j in order.tolist():
             if float(things.scores[j]) < cfg['combine_inst_thr']:
                 continue
@@ -230,7 +238,12 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             scores.append(float(things.scores[j]))
             sources.append([(int(things.view[j]),
                              things.depth_kernels[j] if with_kernels else None)])
-        return self._segments(probs, labels, scores, sources, True, paste.device)
+            pasted.append(j)
+        segments = self._segments(probs, labels, scores, sources, True, paste.device)
+        if 'kernels' in things:
+            segments.kernels = things.kernels[torch.as_tensor(pasted, dtype=torch.long,
+                                                              device=paste.device)]
+        return segments
 
     def _paste_stuff(self, candidates: List[dict], sem_prob: Tensor, paste: Tensor,
                      first_id: int) -> InstanceData:
@@ -285,7 +298,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                           things: InstanceData, order: Tensor) -> dict:
         """``pred_panoptic_seg`` (ids ``class * label_divisor + instance``, things numbered in
         paste order, void ``void_label``), ``pred_instances`` (every pooled thing candidate's
-        mask, label and score, in paste order) and ``pred_segments``."""
+        mask, label and score, in paste order) and ``pred_segments`` (with the things' mask
+        ``kernels``, the instance embeddings :class:`KernelTracker` matches)."""
         cfg = self.test_cfg
         device = seg_index.device
         n = len(segments)
@@ -311,6 +325,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         pred_segments.areas = torch.bincount(seg_index.flatten(), minlength=n + 1)[:n] \
             if n else torch.zeros(0, dtype=torch.long, device=device)
         pred_segments.is_thing = segments.is_thing
+        if 'kernels' in segments:
+            pred_segments.kernels = segments.kernels  # things' mask kernels, stuff rows 0
         out['pred_segments'] = pred_segments
         return out
 

@@ -63,7 +63,7 @@ class DPSTTAModel(BaseTTAModel):
             for key, value in fusion.merge(cands, sc).items():
                 setattr(ds, key, value)
             ds.set_metainfo(dict(flip=False, flip_direction=None))
-        return samples
+        return model.track(samples)  # track ids with the model's test_cfg.tracker
 
     def merge_preds(self, data_samples_list):  # pragma: no cover - test_step merges itself
         raise NotImplementedError

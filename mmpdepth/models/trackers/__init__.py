@@ -1,0 +1,3 @@
+from .kernel_tracker import KernelTracker
+
+__all__ = ['KernelTracker']
