@@ -49,7 +49,7 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
     from onnx import TensorProto, helper, numpy_helper
     from torchvision.ops import deform_conv2d
 
-    from mmpdepth.models.layers.deform_conv import modulated_deform_conv3x3
+    from mmpdepth.models.layers.deform_conv import export_dcn_form, modulated_deform_conv3x3
 
     h, w = size
     g = torch.Generator().manual_seed(0)
@@ -83,11 +83,16 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
         def forward(self, x, off, m):
             return modulated_deform_conv3x3(x, off, m, wt, b)
 
-    buf = io.BytesIO()
-    torch.onnx.export(GridSampleDCN(), (x, off, m), buf, input_names=['x', 'off', 'm'],
-                      output_names=['y'], opset_version=17, dynamo=False)
+    bufs = {}
+    for form in ('gather', 'grid_sample'):
+        bufs[form] = io.BytesIO()
+        with export_dcn_form(form):
+            torch.onnx.export(GridSampleDCN(), (x, off, m), bufs[form],
+                              input_names=['x', 'off', 'm'], output_names=['y'],
+                              opset_version=17, dynamo=False)
     options = [
-        ('grid_sample + MatMul (standard ops)', lambda: session(buf.getvalue())),
+        ('MatMul + 36 Gather (standard ops)', lambda: session(bufs['gather'].getvalue())),
+        ('grid_sample + MatMul (standard ops)', lambda: session(bufs['grid_sample'].getvalue())),
         ('mmdeploy MMCVModulatedDeformConv2d', lambda: session(single_node(
             'MMCVModulatedDeformConv2d', ['x', 'off', 'm', 'w', 'b'],
             [('', 17), ('mmdeploy', 1)], domain='mmdeploy', stride=[1, 1], padding=[1, 1],

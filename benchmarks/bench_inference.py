@@ -1,7 +1,14 @@
-"""Parameters, FLOPs and CPU latency of a config's model, with a per-stage profile.
+"""Parameters, FLOPs and CPU latency of a config's model per precision, with a per-stage
+profile and the ratio to the machine's convolution floor.
 
     python benchmarks/bench_inference.py CONFIG [--sizes 512x1024 1024x2048] [--threads 2]
-        [--repeats 3] [--checkpoint CKPT]
+        [--repeats 3] [--checkpoint CKPT] [--precisions fp32 bf16 auto]
+
+The floor: in the same run, the machine's rate of a 3x3 256->256 convolution at 128x256
+(channels-last, multiply-adds per second) and of a 2048^3 matrix product are measured per
+precision; ``floor = model GMACs / conv rate`` is the time the network would take if every
+multiply-add ran at that convolution's speed, and ``ratio = latency / floor``. The CPU model,
+its avx2 / avx512_bf16 / amx flags and the load average are printed with the numbers.
 
 Random weights unless ``--checkpoint`` is given (latency does not depend on the values, except
 for the number of candidates after thresholds: the defaults of the official test config apply).
@@ -10,6 +17,8 @@ out, post-processing included) after one warm-up call. FLOPs are counted by mmen
 on the network part (``mode='tensor'``: backbone, FPN, heads, embeddings).
 """
 import argparse
+import os
+import platform
 import statistics
 import time
 from collections import defaultdict
@@ -20,7 +29,50 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmpdepth  # noqa: F401
+from mmpdepth.models.layers.precision import (PRECISIONS, autocast_dtype, cpu_has_native_bf16,
+                                              inference_autocast, resolve_precision, to_float32)
 from mmpdepth.registry import MODELS
+
+
+def cpu_description() -> str:
+    """CPU model name and the flags that decide bf16 speed."""
+    name, flags = platform.processor() or 'unknown CPU', set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name') and name in ('', 'unknown CPU', 'x86_64'):
+                    name = line.split(':', 1)[1].strip()
+                elif line.startswith('flags'):
+                    flags = set(line.split(':', 1)[1].split())
+                    break
+    except OSError:
+        pass
+    shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile') if f in flags]
+    return f'{name}; flags: {" ".join(shown) or "none of avx2/avx512/amx"}'
+
+
+def machine_rates(dtype: torch.dtype, repeats: int = 3) -> dict:
+    """GMAC/s of a 3x3 256->256 conv at 128x256 (channels-last) and of a 2048^3 matmul."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 256, 128, 256, generator=g).to(dtype).contiguous(
+        memory_format=torch.channels_last)
+    w = torch.randn(256, 256, 3, 3, generator=g).to(dtype).contiguous(
+        memory_format=torch.channels_last)
+    a = torch.randn(2048, 2048, generator=g).to(dtype)
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    with torch.no_grad():
+        conv_s = best(lambda: torch.nn.functional.conv2d(x, w, padding=1))
+        mm_s = best(lambda: a @ a)
+    return dict(conv=256 * 256 * 9 * 128 * 256 / conv_s / 1e9, gemm=2048 ** 3 / mm_s / 1e9)
 
 
 def count_params(model) -> int:
@@ -51,17 +103,20 @@ def flops(model, h, w) -> float:
         return analyzer.total() / 1e9
 
 
-def timed_predict(model, img, meta, stages):
+def timed_predict(model, img, meta, stages, precision='fp32'):
+    """One full predict as ``PanopticDepth.predict`` runs it, timed per stage."""
     ds = DetDataSample(metainfo=meta)
     with torch.no_grad():
         t0 = time.perf_counter()
         data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
         t1 = time.perf_counter()
-        bb = model.backbone(data['inputs'])
-        t2 = time.perf_counter()
-        feats = model.neck(bb)
-        t3 = time.perf_counter()
-        outs = model.panoptic_head(feats)
+        with inference_autocast(precision, 'cpu'):
+            bb = model.backbone(data['inputs'])
+            t2 = time.perf_counter()
+            feats = model.neck(bb)
+            t3 = time.perf_counter()
+            outs = model.panoptic_head(feats)
+        outs = to_float32(outs)
         t4 = time.perf_counter()
         head = model.panoptic_head.predict_by_feat(outs)
         t5 = time.perf_counter()
@@ -81,6 +136,9 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--checkpoint', default=None)
+    ap.add_argument('--precisions', nargs='+', choices=PRECISIONS, default=['fp32', 'auto'],
+                    help="precisions to time ('bf16' on a CPU without native bfloat16 is "
+                    'emulated and very slow)')
     ap.add_argument('--no-flops', action='store_true')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -91,27 +149,45 @@ def main():
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
+    precisions = []
+    for p in args.precisions:
+        r = resolve_precision(p, 'cpu')
+        label = f'{p} -> {r}' if p == 'auto' else p
+        if r not in [q for _, q in precisions]:
+            precisions.append((label, r))
     print(f'config: {args.config}\nparameters: {count_params(model):,}\n'
-          f'threads: {torch.get_num_threads()}, torch {torch.__version__}')
+          f'threads: {torch.get_num_threads()}, torch {torch.__version__}\n'
+          f'CPU: {cpu_description()}; oneDNN native bf16: {cpu_has_native_bf16()}\n'
+          f'load average at start: {" ".join(f"{v:.1f}" for v in os.getloadavg())}')
+    rates = {r: machine_rates(autocast_dtype(r) or torch.float32) for _, r in precisions}
+    print('\nmachine rates (GMAC/s, best of 3): ' + '; '.join(
+        f'{r}: conv3x3 {v["conv"]:.1f}, matmul {v["gemm"]:.1f}' for r, v in rates.items()))
     rows = []
     for size in args.sizes:
         h, w = (int(v) for v in size.split('x'))
         g = torch.Generator().manual_seed(0)
         img = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
         meta = dict(img_shape=(h, w), ori_shape=(h, w))
-        stages = defaultdict(list)
-        timed_predict(model, img, meta, defaultdict(list))  # warm-up
-        lat = [timed_predict(model, img, meta, stages) for _ in range(args.repeats)]
-        gf = float('nan') if args.no_flops else flops(model, h, w)
-        rows.append((size, gf, statistics.median(lat), stages))
-    print(f'\n{"input":>10s} {"GFLOPs":>9s} {"latency (s)":>12s}')
-    for size, gf, lat, _ in rows:
-        print(f'{size:>10s} {gf:9.1f} {lat:12.2f}')
-    for size, _, lat, stages in rows:
-        print(f'\nwhere the time goes at {size} (median s):')
+        gmac = float('nan') if args.no_flops else flops(model, h, w)
+        for label, r in precisions:
+            stages = defaultdict(list)
+            timed_predict(model, img, meta, defaultdict(list), r)  # warm-up
+            lat = [timed_predict(model, img, meta, stages, r) for _ in range(args.repeats)]
+            rows.append((size, label, r, gmac, statistics.median(lat), stages))
+    print(f'\n{"input":>10s} {"precision":>13s} {"GMACs":>8s} {"latency (s)":>12s} '
+          f'{"floor (s)":>10s} {"ratio":>6s} {"speed-up":>8s}')
+    base = {}
+    for size, label, r, gmac, lat, _ in rows:
+        base.setdefault(size, lat)
+        floor = gmac / rates[r]['conv']
+        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {lat:12.2f} {floor:10.2f} '
+              f'{lat / floor:6.2f} {base[size] / lat:7.2f}x')
+    for size, label, r, _, lat, stages in rows:
+        print(f'\nwhere the time goes at {size}, {label} (median s):')
         for name, ts in stages.items():
             m = statistics.median(ts)
             print(f'  {name:28s} {m:7.2f}  {100 * m / lat:5.1f} %')
+    print(f'\nload average at end: {" ".join(f"{v:.1f}" for v in os.getloadavg())}')
 
 
 if __name__ == '__main__':

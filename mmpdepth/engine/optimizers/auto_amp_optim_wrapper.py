@@ -1,4 +1,5 @@
 """Mixed-precision training on whatever device trains: fp16 on CUDA, bf16 on CPU."""
+import logging
 from contextlib import contextmanager
 from typing import Optional, Union
 
@@ -8,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import nn
 
+from mmpdepth.models.layers.precision import cpu_has_native_bf16
 from mmpdepth.registry import OPTIM_WRAPPERS
 
 
@@ -39,6 +41,9 @@ class AutoAmpOptimWrapper(AmpOptimWrapper):
         if self.device_type != 'cpu':
             super().__init__(loss_scale=loss_scale,
                              dtype=torch.float16 if dtype is None else dtype, **kwargs)
+            print_log(f'mixed precision (--amp): {self.cast_dtype} autocast on '
+                      f'{self.device_type}, loss scale {loss_scale}', logger='current',
+                      level=logging.INFO)
             return
         if dtype not in (None, 'bfloat16', torch.bfloat16):
             raise ValueError(f'CPU mixed precision is bfloat16 only, got dtype={dtype!r}')
@@ -57,6 +62,9 @@ class AutoAmpOptimWrapper(AmpOptimWrapper):
                 print_log('AutoAmpOptimWrapper: this CPU has no native bfloat16 (AVX512-BF16 / '
                           'AMX): bf16 autocast runs emulated, far slower than float32',
                           logger='current', level=30)
+        if self.autocast_enabled:
+            print_log('mixed precision (--amp): torch.bfloat16 autocast on cpu, no loss '
+                      'scaling', logger='current', level=logging.INFO)
 
     @contextmanager
     def optim_context(self, model: nn.Module):
@@ -91,9 +99,5 @@ class AutoAmpOptimWrapper(AmpOptimWrapper):
 
 
 def _cpu_has_bf16() -> bool:
-    """Native bfloat16 matrix instructions on this CPU (oneDNN's AVX512-BF16 / AMX check)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    """Native bfloat16 on this CPU (see :func:`cpu_has_native_bf16`)."""
+    return cpu_has_native_bf16()

@@ -8,12 +8,14 @@ Four implementations of the same operator (equal outputs and gradients in float6
   autograd keeps the (B, 9, H*W, C) samples);
 * ``'gather'``: the product first, then a bilinear- and mask-weighted gather of 36 rows per
   output pixel (``F.embedding_bag``): the fastest CPU inference path;
-* ``'export'``: NCHW ``grid_sample`` and one ``(C_out, 9C)`` product, the form taken under
-  tracing / ONNX export (standard ONNX ops only).
+* ``'export'``: the form taken under tracing / ONNX export (standard ONNX ops only): the
+  'gather' product written as MatMul + 36 ``Gather`` rows (default), or NCHW ``grid_sample``
+  and one ``(C_out, 9C)`` product (:func:`export_dcn_form`).
 
 ``impl='auto'`` (the default) picks per call with :func:`select_dcn_impl`.
 """
-from typing import Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +27,24 @@ from .precision import autocast_off
 
 #: values of ``ModulatedDeformConv3x3(impl=...)`` / ``PanopticDepthHead(dcn_impl=...)``
 DCN_IMPLS = ('auto', 'torchvision', 'grid_sample', 'gather')
+#: forms the DCN takes under tracing / ONNX export (:func:`export_dcn_form`)
+DCN_EXPORT_FORMS = ('gather', 'grid_sample')
+_export_form = ['gather']
+
+
+@contextmanager
+def export_dcn_form(form: str) -> Iterator[None]:
+    """Trace / export DCNv2 layers inside the block as ``form``: 'gather' (MatMul, then 36
+    ``Gather`` rows per pixel; the default) or 'grid_sample' (NCHW ``GridSample``, then one
+    MatMul). Both are standard ONNX ops and equal up to float rounding."""
+    if form not in DCN_EXPORT_FORMS:
+        raise ValueError(f'DCN export form must be one of {DCN_EXPORT_FORMS}, got {form!r}')
+    previous = _export_form[0]
+    _export_form[0] = form
+    try:
+        yield
+    finally:
+        _export_form[0] = previous
 
 
 def is_exporting() -> bool:
@@ -151,6 +171,23 @@ def _dcn_export(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tens
     return out.reshape(b, c_out, h, w)
 
 
+def _dcn_export_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+    """The 'gather' form in standard ONNX ops: one MatMul ``Y = x @ [W_0 .. W_8]``, then the
+    36 bilinear / modulation-weighted rows of ``Y`` each output pixel reads, summed as 36
+    ``Gather`` + ``Mul`` + ``Add`` (no (H*W, 36, C_out) buffer). -> NCHW."""
+    b, c, h, w = x.shape
+    c_out = weight.shape[0]
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+    y = torch.matmul(rows, weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out))
+    y = y.reshape(-1, c_out)
+    index, bag_weight = _bilinear_tap_bags(offset, mask)
+    out = None
+    for j in range(36):
+        term = y.index_select(0, index[:, j]) * bag_weight[:, j:j + 1]
+        out = term if out is None else out + term
+    return out.reshape(b, h, w, c_out).permute(0, 3, 1, 2)
+
+
 def _dcn_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
     """Sample the taps on a channels-last input, then one product per tap. -> (B, H, W, C_out)."""
     b, c, h, w = x.shape
@@ -164,22 +201,28 @@ def _dcn_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) ->
     return out.view(b, h, w, c_out)
 
 
-def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
+                gemm_dtype: Optional[torch.dtype] = None) -> Tensor:
     """Multiply first, ``Y[(b, p), k] = x[b, :, p] @ W_k`` (one (H*W, C) x (C, 9*C_out) GEMM),
     then gather: bilinear interpolation is linear, so this equals sampling first; it costs the
-    (H*W*9, C_out) buffer. -> (B, H, W, C_out)."""
+    (H*W*9, C_out) buffer. ``gemm_dtype`` (e.g. bfloat16): the GEMM and the gather in that
+    dtype, the output in ``x``'s dtype. -> (B, H, W, C_out)."""
     b, c, h, w = x.shape
     c_out = weight.shape[0]
     rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
-    y = torch.mm(rows, weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out))
+    w_mat = weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out)
+    if gemm_dtype is not None:
+        rows, w_mat = rows.to(gemm_dtype), w_mat.to(gemm_dtype)
+    y = torch.mm(rows, w_mat)
     index, bag_weight = _bilinear_tap_bags(offset, mask)
     out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
                           per_sample_weights=bag_weight.to(y.dtype), mode='sum')
-    return out.view(b, h, w, c_out)
+    return out.view(b, h, w, c_out).to(x.dtype)
 
 
 def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
-                             bias: Optional[Tensor], impl: str = 'auto') -> Tensor:
+                             bias: Optional[Tensor], impl: str = 'auto',
+                             gemm_dtype: Optional[torch.dtype] = None) -> Tensor:
     """Modulated deformable 3x3 convolution (stride 1, padding 1, one offset group).
 
     Tap k = 3i + j samples ``x`` bilinearly at ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with
@@ -191,6 +234,8 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
         mask (Tensor): (B, 9, H, W). weight (Tensor): (C_out, C, 3, 3).
         bias (Tensor, optional): (C_out,).
         impl (str): one of :data:`DCN_IMPLS`, resolved by :func:`select_dcn_impl`.
+        gemm_dtype (torch.dtype, optional): the 'gather' path's product in this dtype
+            (reduced-precision inference); sampling positions and weights stay as given.
 
     Returns:
         Tensor: (B, C_out, H, W); channels-last memory for 'grid_sample' / 'gather'.
@@ -201,10 +246,13 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
     if chosen == 'torchvision':
         return deform_conv2d(x, offset, weight, bias, stride=1, padding=1, mask=mask)
     if chosen == 'export':
-        out = _dcn_export(x, offset, mask, weight)
+        export = _dcn_export_gather if _export_form[0] == 'gather' else _dcn_export
+        out = export(x, offset, mask, weight)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
-    out = (_dcn_grid_sample if chosen == 'grid_sample' else _dcn_gather)(x, offset, mask,
-                                                                        weight)
+    if chosen == 'gather':
+        out = _dcn_gather(x, offset, mask, weight, gemm_dtype)
+    else:
+        out = _dcn_grid_sample(x, offset, mask, weight)
     if bias is not None:
         out = out + bias
     return out.permute(0, 3, 1, 2)
@@ -216,7 +264,8 @@ class ModulatedDeformConv3x3(nn.Module):
     ``conv_offset`` outputs 27 channels: the first 18 are the offsets (interleaved Δy, Δx per
     tap, the layout of DCNv2, Detectron2, mmcv and torchvision) and ``sigmoid`` of the last 9 is
     the modulation mask. Under autocast (AMP) the offsets and the deformable conv run in
-    float32: torchvision's CPU kernel has no bfloat16 and sampling positions need the precision.
+    float32: torchvision's CPU kernel has no bfloat16 and sampling positions need the precision;
+    only the 'gather' inference path runs its product at the autocast dtype.
 
     Args:
         in_channels, out_channels (int): channels.
@@ -246,16 +295,20 @@ class ModulatedDeformConv3x3(nn.Module):
         self.norm = build_norm_layer(norm_cfg, out_channels)[1] if norm_cfg else None
         self.act = nn.ReLU(inplace=True) if act else None
 
-    def _deform(self, x: Tensor) -> Tensor:
+    def _deform(self, x: Tensor, gemm_dtype: Optional[torch.dtype] = None) -> Tensor:
         out = self.conv_offset(x)
         offset = out[:, :18]
         mask = out[:, 18:].sigmoid()
-        return modulated_deform_conv3x3(x, offset, mask, self.weight, self.bias, self.impl)
+        return modulated_deform_conv3x3(x, offset, mask, self.weight, self.bias, self.impl,
+                                        gemm_dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if torch.is_autocast_enabled(x.device.type) and not is_exporting():
-            with autocast_off(x.device.type):
-                x = self._deform(x.float())
+        dev = x.device.type
+        if torch.is_autocast_enabled(dev) and not is_exporting():
+            # offsets, masks and training in fp32; at inference the GEMM at the autocast dtype
+            low = None if torch.is_grad_enabled() else torch.get_autocast_dtype(dev)
+            with autocast_off(dev):
+                x = self._deform(x.float(), low)
         else:
             x = self._deform(x)
         if self.norm is not None:

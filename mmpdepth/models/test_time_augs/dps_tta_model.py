@@ -44,8 +44,7 @@ class DPSTTAModel(BaseTTAModel):
         with torch.no_grad():
             for view in views:
                 batch = model.data_preprocessor(view, False)
-                head = model.panoptic_head.predict(model.extract_feat(batch['inputs']),
-                                                   batch['data_samples'])
+                head = model.predict_heads(batch['inputs'], batch['data_samples'])
                 for i, (res, ds) in enumerate(zip(head, batch['data_samples'])):
                     meta = ds.metainfo
                     cand = fusion.full_resolution_candidates(
