@@ -4,9 +4,11 @@ from typing import Dict, List, Optional, Tuple
 from mmdet.models.detectors.base import BaseDetector
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmpdepth.registry import MODELS, TASK_UTILS
+from ..layers.precision import inference_autocast, resolve_precision, to_float32
 
 
 @MODELS.register_module()
@@ -21,7 +23,10 @@ class PanopticDepth(BaseDetector):
             ``relu_before_extra_convs=True``: P6 from the P5 output, ReLU before P7).
         panoptic_head (dict): :class:`PanopticDepthHead`.
         panoptic_fusion_head (dict): :class:`PanopticDepthFusionHead`.
-        train_cfg / test_cfg (dict): passed to the heads (``test_cfg`` to both).
+        train_cfg / test_cfg (dict): passed to the heads (``test_cfg['head']`` /
+            ``test_cfg['fusion']``); ``test_cfg['precision']`` is the inference precision
+            (:attr:`precision`); ``test_cfg['tracker']`` (optional) a :class:`KernelTracker`
+            giving thing segments track ids over the frames of a sequence.
         data_preprocessor (dict): :class:`DPSDataPreprocessor`.
     """
 
@@ -64,8 +69,7 @@ class PanopticDepth(BaseDetector):
         Sets ``pred_panoptic_seg`` (ids ``class * label_divisor + instance``),
         ``pred_depth_map`` (metres), ``pred_instances`` and ``pred_segments`` on each sample.
         """
-        head_results = self.panoptic_head.predict(self.extract_feat(batch_inputs),
-                                                  batch_data_samples)
+        head_results = self.predict_heads(batch_inputs, batch_data_samples)
         samples = fuse_and_add_predictions(self.panoptic_fusion_head, head_results,
                                            batch_data_samples, rescale)
         return self.track(samples)
@@ -78,6 +82,31 @@ class PanopticDepth(BaseDetector):
             for ds in data_samples:
                 self.tracker.track_sample(ds, divisor)
         return data_samples
+
+    @property
+    def precision(self) -> str:
+        """The resolved inference precision (``test_cfg.precision``: fp32 / bf16 / fp16 /
+        auto, default fp32); resolved once per device (auto measures, see
+        :func:`resolve_precision`)."""
+        asked = dict(self.test_cfg or {}).get('precision', 'fp32')
+        device = next(self.parameters()).device.type
+        if getattr(self, '_precision_key', None) != (asked, device):
+            self._precision = resolve_precision(asked, device)
+            self._precision_key = (asked, device)
+            if asked != 'fp32':
+                print_log(f'inference precision: {self._precision} (asked: {asked}, device: '
+                          f'{device})', logger='current')
+        return self._precision
+
+    def predict_heads(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> List[dict]:
+        """Per-image head results (thing / stuff candidates, embeddings) in float32.
+
+        Backbone, FPN, towers and embeddings run at :attr:`precision` (autocast); what decides
+        segments and depth (thresholds, kernel fusion, dynamic convs, the merge) runs in fp32.
+        """
+        with inference_autocast(self.precision, batch_inputs.device.type):
+            outs = self.panoptic_head(self.extract_feat(batch_inputs))
+        return self.panoptic_head.predict_by_feat(to_float32(outs))
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None) -> dict:
         """``mode='tensor'``: raw head outputs (embeddings and per-level maps)."""
