@@ -116,6 +116,38 @@ def evaluate_dvps_folders(protocol_name: str,
     return out
 
 
+def evaluate_dvpq_folders(protocol_name: str,
+                          gt_dir: str,
+                          pan_dir: str,
+                          depth_dir: Optional[str],
+                          frames: Sequence[int] = (1, 2, 3, 4),
+                          nproc: int = 1,
+                          progress: bool = True,
+                          skip_absent: bool = False) -> Dict[str, float]:
+    """:func:`evaluate_dvps_folders` for each window length k of ``frames``: the k = 1 summary
+    (PQ, DPQ, depth errors) plus ``DVPQ_k`` / ``DVPQ_th_k`` / ``DVPQ_st_k`` (DPQ on windows
+    of k frames; ``VPQ_k`` without ``depth_dir``) and their means over k ``DVPQ`` /
+    ``DVPQ_th`` / ``DVPQ_st`` (the leaderboard number)."""
+    frames = sorted({int(k) for k in frames} | {1})
+    src, name = ('DPQ', 'DVPQ') if depth_dir is not None else ('PQ', 'VPQ')
+    out: Dict = {}
+    for k in frames:
+        res = evaluate_dvps_folders(protocol_name, gt_dir, pan_dir, depth_dir, eval_frames=k,
+                                    nproc=nproc, progress=progress, skip_absent=skip_absent)
+        if k == 1:
+            out.update(res)
+        for suffix in ('', '_th', '_st'):
+            out[f'{name}{suffix}_{k}'] = res[f'{src}{suffix}']
+    for suffix in ('', '_th', '_st'):
+        out[f'{name}{suffix}'] = float(np.mean([out[f'{name}{suffix}_{k}'] for k in frames]))
+    return out
+
+
+def video_result_keys(results: Dict) -> List[str]:
+    """The DVPQ / VPQ keys of a result dict, in table order."""
+    return [k for k in results if k.startswith(('DVPQ', 'VPQ'))]
+
+
 class _TextProgress:
     """A dependency-free progress line (mmengine's ``ProgressBar`` when mmengine is loaded
     anyway; importing it only for this costs more than evaluating a short set)."""

@@ -1,4 +1,5 @@
 """ASCII tables for DPQ results (one place, used by the metric and the offline CLI)."""
+import re
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -10,14 +11,18 @@ def _fmt(v: float) -> str:
 
 
 def summary_table(results: Dict[str, float]) -> str:
-    """Rows: PQ and DPQ@λ / DPQ; columns: all / things / stuff; then depth errors."""
+    """Rows: PQ, DPQ@λ / DPQ and, for videos, DVPQ_k / DVPQ (VPQ without depth); columns:
+    all / things / stuff; then depth errors."""
     rows = [['', 'all', 'things', 'stuff']]
     if 'PQ' in results:
         rows.append(['PQ', _fmt(results['PQ']), _fmt(results['PQ_th']), _fmt(results['PQ_st'])])
-    for key in ('DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1', 'DPQ'):
+    video = sorted((k for k in results if re.fullmatch(r'D?VPQ_\d+', k)),
+                   key=lambda k: int(k.rsplit('_', 1)[1])) + \
+        [k for k in ('VPQ', 'DVPQ') if k in results]
+    for key in ('DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1', 'DPQ', *video):
         if key in results:
-            th = key.replace('DPQ', 'DPQ_th')
-            st = key.replace('DPQ', 'DPQ_st')
+            th = key.replace('PQ', 'PQ_th', 1)
+            st = key.replace('PQ', 'PQ_st', 1)
             rows.append([key, _fmt(results[key]), _fmt(results[th]), _fmt(results[st])])
     table = AsciiTable(rows).table
     depth_keys = [k for k in ('AbsRel', 'SqRel', 'RMSE', 'RMSE_log', 'SILog', 'd1', 'd2', 'd3')

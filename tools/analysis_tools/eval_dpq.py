@@ -1,7 +1,12 @@
 """Offline DPQ / DVPQ_k evaluation of saved predictions in the reference file formats.
 
     python tools/analysis_tools/eval_dpq.py {cityscapes-dvps,semkitti-dvps} --gt-dir GT \
-        --pan-dir PRED --depth-dir DEPTH [--eval-frames K] [--nproc N] [--out result.json]
+        --pan-dir PRED --depth-dir DEPTH [--eval-frames K | --dvpq] [--nproc N]
+        [--out result.json]
+
+``--eval-frames K``: the table is DVPQ_K (a thing matches only with the same id in all K
+frames; 1 = DPQ). ``--dvpq``: DPQ plus DVPQ_k for k = 1..4 and their mean DVPQ, the number
+video leaderboards report.
 
 Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see docs/en/faq.md).
 """
@@ -57,6 +62,8 @@ def import_evaluation_light():
 
 _folders, _functional, _tables = import_evaluation_light()
 RESULT_KEYS, evaluate_dvps_folders = _folders.RESULT_KEYS, _folders.evaluate_dvps_folders
+evaluate_dvpq_folders, video_result_keys = (_folders.evaluate_dvpq_folders,
+                                            _folders.video_result_keys)
 get_protocol, summarize_pq = _functional.get_protocol, _functional.summarize_pq
 classwise_table, summary_table = _tables.classwise_table, _tables.summary_table
 
@@ -69,6 +76,9 @@ def parse_args(argv=None):
     p.add_argument('--depth-dir', default=None,
                    help='depth predictions (16-bit PNG, metres*256); omit for PQ only')
     p.add_argument('--eval-frames', type=int, default=1, help='k of DVPQ_k; 1 = DPQ')
+    p.add_argument('--dvpq', action='store_true',
+                   help='also DVPQ_k for k = 1..4 and their mean DVPQ (the video leaderboard '
+                   'number); the PQ / DPQ rows stay per frame')
     p.add_argument('--nproc', type=int, default=1, help='worker processes')
     p.add_argument('--skip-absent', action='store_true',
                    help='average over classes present in GT or prediction only')
@@ -86,17 +96,29 @@ def main(argv=None) -> int:
                                                      else ' (pass --overwrite to replace it)'),
               file=sys.stderr)
         return 2
+    if args.dvpq and args.eval_frames != 1:
+        print('error: --dvpq evaluates k = 1..4 itself; leave out --eval-frames',
+              file=sys.stderr)
+        return 2
     try:
-        res = evaluate_dvps_folders(args.dataset, args.gt_dir, args.pan_dir, args.depth_dir,
-                                    eval_frames=args.eval_frames, nproc=args.nproc,
-                                    skip_absent=args.skip_absent)
+        if args.dvpq:
+            res = evaluate_dvpq_folders(args.dataset, args.gt_dir, args.pan_dir, args.depth_dir,
+                                        nproc=args.nproc, skip_absent=args.skip_absent)
+        else:
+            res = evaluate_dvps_folders(args.dataset, args.gt_dir, args.pan_dir,
+                                        args.depth_dir, eval_frames=args.eval_frames,
+                                        nproc=args.nproc, skip_absent=args.skip_absent)
     except (OSError, ValueError, KeyError) as e:
         if args.debug:
             raise
         print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         return 2
-    print(f'{args.dataset}: {res["_num_frames"]} frames, {res["_num_windows"]} windows of '
-          f'{args.eval_frames} frame(s)')
+    if args.dvpq:
+        print(f'{args.dataset}: {res["_num_frames"]} frames; PQ / DPQ per frame, DVPQ_k on '
+              'windows of k frames, DVPQ = mean over k = 1..4')
+    else:
+        print(f'{args.dataset}: {res["_num_frames"]} frames, {res["_num_windows"]} windows '
+              f'of {args.eval_frames} frame(s)')
     print(summary_table(res))
     if args.classwise:
         protocol = get_protocol(args.dataset)
@@ -104,7 +126,8 @@ def main(argv=None) -> int:
             s = summarize_pq(st, protocol.num_classes, protocol.epsilon)
             print(classwise_table(s.pq, s.sq, s.rq, title='PQ' if lam is None else f'DPQ@{lam:g}'))
     if args.out:
-        summary = {k: float(res[k]) for k in RESULT_KEYS if k in res}
+        summary = {k: float(res[k]) for k in (*RESULT_KEYS, *video_result_keys(res))
+                   if k in res}
         if osp.dirname(args.out):
             os.makedirs(osp.dirname(args.out), exist_ok=True)
         with open(args.out, 'w') as f:

@@ -30,7 +30,8 @@ val_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # whole sequences per process, frames in order: the tracker and DVPQ need them
+    sampler=dict(type='SequenceSampler'),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
                  data_prefix=dict(img_path='video_sequence/val'), test_mode=True,
                  pipeline=test_pipeline, backend_args=backend_args))

@@ -12,12 +12,13 @@ from mmpdepth.registry import METRICS
 
 from ..functional import (DPQ_THRESHOLDS, DVPSProtocol, PQStats, depth_sums, get_protocol,
                           summarize_depth, summarize_dpq, summarize_pq, window_stats)
+from ..functional.depth_metrics import depth_error_level
 from ..result_table import classwise_table, summary_table
 
 
 @METRICS.register_module()
 class DPQMetric(BaseMetric):
-    """PQ, DPQ^λ (λ ∈ {0.5, 0.25, 0.1}), DPQ and depth errors of DPS predictions.
+    """PQ, DPQ^λ (λ ∈ {0.5, 0.25, 0.1}), DPQ, DVPQ_k and depth errors of DPS predictions.
 
     ``process`` keeps only per-image statistics (PQ counts per class and threshold, depth sums),
     so collecting them across ranks is cheap; ``compute_metrics`` sums them over the set
@@ -28,6 +29,16 @@ class DPQMetric(BaseMetric):
     evaluators read it. Predictions (``pred_panoptic_seg`` ids ``class * label_divisor +
     instance``, ``pred_depth_map`` metres) must be at the original size (models predict with
     ``rescale=True``).
+
+    Video (samples with a ``seq_id``, as the DVPS datasets give): DVPQ_k is DPQ on windows of
+    k consecutive frames, where a thing matches only if its id is the same in all k frames
+    (Cityscapes-DVPS: windows inside a sequence; SemKITTI-DVPS: over the sorted frame list, as
+    the reference scripts). ``DVPQ_k`` (``_th`` / ``_st``: things / stuff) for each k of
+    ``dvpq_frames`` and their mean ``DVPQ`` (the leaderboard number; mean over k and λ) are
+    reported next to DPQ (``DVPQ_1`` equals DPQ). Without depth: ``VPQ_k`` and ``VPQ``. The
+    metric sees the frames of a sequence in order on one process: the DVPS configs' test
+    loaders use :class:`SequenceSampler`, which gives whole sequences to each rank (windows
+    across two ranks' frames are not formed).
 
     Args:
         protocol (str, optional): 'cityscapes-dvps' or 'semkitti-dvps'; by default taken from
@@ -41,6 +52,8 @@ class DPQMetric(BaseMetric):
         format_only (bool): only write predictions (needs ``outfile_prefix``).
         outfile_prefix (str, optional): write predictions in the reference formats here:
             ``{prefix}/panoptic/`` and ``{prefix}/depth/`` (readable by ``eval_dpq.py``).
+        dvpq_frames (Sequence[int]): window lengths k of DVPQ_k (``()``: none; each k adds
+            a histogram over k frames per frame).
     """
     default_prefix: Optional[str] = 'dps'
 
@@ -54,6 +67,7 @@ class DPQMetric(BaseMetric):
                  classwise: bool = False,
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
+                 dvpq_frames: Sequence[int] = (1, 2, 3, 4),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -68,6 +82,10 @@ class DPQMetric(BaseMetric):
         self.classwise = classwise
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
+        if any(int(k) < 1 for k in dvpq_frames):
+            raise ValueError(f'dvpq_frames must be window lengths >= 1, got {dvpq_frames}')
+        self.dvpq_frames = tuple(sorted({int(k) for k in dvpq_frames}))
+        self._recent: List[tuple] = []  # the last frames of this process, for windows
 
     @property
     def protocol(self) -> DVPSProtocol:
@@ -112,17 +130,47 @@ class DPQMetric(BaseMetric):
             if gt.shape != pred_ids.shape:
                 raise ValueError(f'{ds.get("img_path")}: prediction size {pred_ids.shape} '
                                  f'differs from GT {gt.shape} (predict with rescale=True)')
-            gt_depth = None
+            gt_depth, level = None, None
             lams = (None, )
             if self.with_depth and pred_depth is not None and ds.get('depth_path'):
                 gt_depth = read_depth_png(ds['depth_path'], gt.shape)
                 lams = (None, ) + self.thresholds
-            stats = window_stats([gt], [pred_ids], [pred_depth] if gt_depth is not None else None,
-                                 [gt_depth] if gt_depth is not None else None, protocol, lams)
+                level = depth_error_level(pred_depth, gt_depth, sorted(self.thresholds,
+                                                                       reverse=True))
+            stats = window_stats([gt], [pred_ids], None, None, protocol, lams,
+                                 depth_levels=[level] if level is not None else None)
             result = {'stats': {k: v.to_array() for k, v in stats.items()}}
             if gt_depth is not None:
                 result['depth'] = depth_sums(pred_depth, gt_depth)
+            if ds.get('seq_id') is not None and self.dvpq_frames:
+                result['windows'] = self._window_stats(ds['seq_id'], gt, pred_ids, level,
+                                                       protocol, lams)
             self.results.append(result)
+
+    def _window_stats(self, seq_id, gt: np.ndarray, pred_ids: np.ndarray,
+                      level: Optional[np.ndarray], protocol: DVPSProtocol, lams: tuple) -> dict:
+        """Statistics of the windows of k > 1 frames that end at this frame: k -> λ -> array."""
+        if protocol.sequence_frames is not None and self._recent \
+                and self._recent[-1][0] != seq_id:
+            self._recent = []  # Cityscapes-DVPS: windows stay inside a sequence
+        frames = self._recent + [(seq_id, gt, pred_ids, level)]
+        out = {}
+        for k in self.dvpq_frames:
+            if k == 1 or len(frames) < k:
+                continue
+            window = frames[-k:]
+            levels = [f[3] for f in window]
+            stats = window_stats([f[1] for f in window], [f[2] for f in window], None, None,
+                                 protocol, lams,
+                                 depth_levels=None if any(x is None for x in levels) else levels)
+            out[k] = {lam: v.to_array() for lam, v in stats.items()}
+        keep = max(self.dvpq_frames) - 1
+        self._recent = frames[-keep:] if keep > 0 else []
+        return out
+
+    def evaluate(self, size: int) -> dict:
+        self._recent = []  # the next evaluation starts with new windows
+        return super().evaluate(size)
 
     def _write(self, ds: dict, pred: np.ndarray, pred_depth: Optional[np.ndarray],
                protocol: DVPSProtocol) -> None:
@@ -151,6 +199,8 @@ class DPQMetric(BaseMetric):
                 total[k] = total[k] + arr if k in total else arr
         stats = {k: PQStats.from_array(v) for k, v in total.items()}
         out = summarize_dpq(stats, protocol, skip_absent=self.skip_absent)
+        if any('windows' in r for r in results):
+            out.update(self._summarize_windows(results, stats, protocol))
         depth = [r['depth'] for r in results if 'depth' in r]
         if depth:
             out.update(summarize_depth(depth))
@@ -162,3 +212,36 @@ class DPQMetric(BaseMetric):
                 logger.info('\n' + classwise_table(s.pq, s.sq, s.rq, names,
                                                    'PQ' if lam is None else f'DPQ@{lam:g}'))
         return {k: float(v) for k, v in out.items()}
+
+    def _summarize_windows(self, results: List[dict], frame_stats: dict,
+                           protocol: DVPSProtocol) -> Dict[str, float]:
+        """``DVPQ_k`` (``_th``, ``_st``) per k and their mean ``DVPQ`` (``VPQ`` without depth)."""
+        out: Dict[str, float] = {}
+        per_k = {}
+        for k in self.dvpq_frames:
+            if k == 1:
+                stats = frame_stats
+            else:
+                total: Dict = {}
+                for r in results:
+                    for lam, arr in r.get('windows', {}).get(k, {}).items():
+                        total[lam] = total[lam] + arr if lam in total else arr
+                if not total:
+                    continue
+                stats = {lam: PQStats.from_array(v) for lam, v in total.items()}
+            per_k[k] = summarize_dpq(stats, protocol, skip_absent=self.skip_absent,
+                                     warn_absent=False)
+        with_depth = any(lam is not None for lam in frame_stats)
+        src, name = ('DPQ', 'DVPQ') if with_depth else ('PQ', 'VPQ')
+        for suffix in ('', '_th', '_st'):
+            for k, summ in per_k.items():
+                out[f'{name}{suffix}_{k}'] = summ[f'{src}{suffix}']
+        missing = [k for k in self.dvpq_frames if k not in per_k]
+        if missing:
+            MMLogger.get_current_instance().warning(
+                f'no window of {missing} frames (sequences too short): no mean {name}')
+        else:
+            for suffix in ('', '_th', '_st'):
+                out[f'{name}{suffix}'] = float(np.mean([out[f'{name}{suffix}_{k}']
+                                                        for k in per_k]))
+        return out

@@ -1,0 +1,3 @@
+from .sequence_sampler import SequenceSampler
+
+__all__ = ['SequenceSampler']
