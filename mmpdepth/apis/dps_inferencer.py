@@ -23,6 +23,7 @@ from mmpdepth.visualization import DPSLocalVisualizer
 
 from .point_cloud import (backproject, intrinsics_record, point_mask, render_point_cloud,
                           sky_classes, write_intrinsics_json, write_ply)
+from .video_frames import VideoFrames, is_video_path
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 ANNOTATION_LOADERS = ('LoadDPSAnnotations', 'LoadAnnotations', 'LoadPanopticAnnotations')
@@ -172,7 +173,13 @@ class DPSInferencer(BaseInferencer):
         return dict(img=np.ascontiguousarray(img), name=name, img_path=path, notes=notes)
 
     def collect_inputs(self, inputs) -> tuple:
-        """Expand folders; returns (list of readable inputs, list of error strings)."""
+        """Expand folders and videos; returns (readable inputs, list of error strings).
+        A video file gives a :class:`VideoFrames` (frames decoded when processed)."""
+        if isinstance(inputs, (str, os.PathLike)) and is_video_path(str(inputs)):
+            try:
+                return VideoFrames(str(inputs), self.read_input), []
+            except ValueError as e:
+                return [], [str(e)]
         if isinstance(inputs, (str, os.PathLike)) and osp.isdir(inputs):
             files = sorted(f for f in os.listdir(inputs) if not f.startswith('.'))
             if not files:
@@ -208,7 +215,9 @@ class DPSInferencer(BaseInferencer):
                  draw_labels: bool = False,
                  return_datasamples: bool = False,
                  return_vis: bool = False) -> dict:
-        """Run inference; see the class docstring. Files go under ``out_dir`` (if given):
+        """Run inference; see the class docstring. A video file or a folder of frames is one
+        sequence: with ``test_cfg.tracker`` in the config, things keep their ids over its
+        frames (the tracker starts afresh at each call). Files go under ``out_dir`` (if given):
         ``vis/{name}.png`` (image | panoptic | depth panel) and ``vis/layers/``,
         ``preds/panoptic/{name}.png`` + ``preds/depth/{name}.png`` (the formats
         ``tools/analysis_tools/eval_dpq.py`` reads) + ``preds/segments/{name}.json``, and with
@@ -216,6 +225,7 @@ class DPSInferencer(BaseInferencer):
         ``pcd/{name}_camera.json``; sky and no-depth pixels are left out unless ``keep_sky``).
         """
         items, errors = self.collect_inputs(inputs)
+        self.reset_tracker()
         for e in errors:
             warnings.warn(e)
         results = dict(predictions=[], visualization=[], errors=errors)
@@ -238,6 +248,11 @@ class DPSInferencer(BaseInferencer):
         if bar:
             print()
         return results
+
+    def reset_tracker(self) -> None:
+        """Start a new sequence for the model's tracker (if the config has one)."""
+        if getattr(self.model, 'tracker', None) is not None:
+            self.model.tracker.reset()
 
     def preprocess(self, inputs: List[dict], batch_size: int = 1, **kwargs):
         """Read items (from :meth:`collect_inputs`) through the test pipeline.
