@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmpdepth.formats import DEPTH_SCALE
+from mmpdepth.formats import DEFAULT_GT_DEPTH_RANGE, DEPTH_SCALE
 
 from .dvps_files import DVPSFrame, index_cityscapes_dvps, index_semkitti_dvps, load_frame
 from .functional import (DPQ_THRESHOLDS, PQStats, get_protocol, make_windows, summarize_depth,
@@ -25,17 +25,21 @@ RESULT_KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ@0.5', 'DPQ_th@0.5', 'DPQ_st@0.5', 'D
 
 
 def _load_window(task: Tuple[List[DVPSFrame], List[int]], protocol_name: str,
-                 with_depth: bool) -> Tuple[list, List[int]]:
-    """Decode a window's files: ([(gt, pred, pred_depth, gt_depth) per frame], owned)."""
+                 with_depth: bool, gt_depth_range=DEFAULT_GT_DEPTH_RANGE
+                 ) -> Tuple[list, List[int], list]:
+    """Decode a window's files: ([(gt, pred, pred_depth, gt_depth) per frame], owned,
+    [(GT depth file, pixels excluded)])."""
     frames, owned = task
-    return [load_frame(f, protocol_name, with_depth) for f in frames], owned
+    notes: list = []
+    return [load_frame(f, protocol_name, with_depth, notes, gt_depth_range)
+            for f in frames], owned, notes
 
 
-def _score_window(loaded: Tuple[list, List[int]], protocol_name: str,
-                  with_depth: bool) -> Tuple[Dict, List[np.ndarray]]:
+def _score_window(loaded: Tuple[list, List[int], list], protocol_name: str,
+                  with_depth: bool) -> Tuple[Dict, List[np.ndarray], list]:
     """PQ / DPQ statistics of a decoded window and the depth sums of the frames it owns (one
     pass over each frame's depth gives its DPQ error levels and, if owned, its sums)."""
-    frames, owned = loaded
+    frames, owned, notes = loaded
     protocol = get_protocol(protocol_name)
     gts, preds, pdeps, gdeps = (list(x) for x in zip(*frames))
     thresholds = (None, ) + (DPQ_THRESHOLDS if with_depth else ())
@@ -46,7 +50,7 @@ def _score_window(loaded: Tuple[list, List[int]], protocol_name: str,
         levels = [level for _, level in passes]
         dsums = [passes[i][0] for i in owned]
     stats = window_stats(gts, preds, None, None, protocol, thresholds, depth_levels=levels)
-    return {k: v.to_array() for k, v in stats.items()}, dsums
+    return {k: v.to_array() for k, v in stats.items()}, dsums, notes
 
 
 def index_folders(protocol_name: str, gt_dir: str, pan_dir: str,
@@ -63,7 +67,8 @@ def evaluate_dvps_folders(protocol_name: str,
                           eval_frames: int = 1,
                           nproc: int = 1,
                           progress: bool = True,
-                          skip_absent: bool = False) -> Dict[str, float]:
+                          skip_absent: bool = False,
+                          gt_depth_range=DEFAULT_GT_DEPTH_RANGE) -> Dict[str, float]:
     """Evaluate a prediction folder against a GT folder.
 
     Args:
@@ -71,9 +76,13 @@ def evaluate_dvps_folders(protocol_name: str,
         depth_dir: predicted depth folder; ``None`` evaluates PQ only.
         eval_frames: k of DVPQ_k (1 = DPQ).
         nproc: worker processes (1 = in-process).
+        gt_depth_range: (min, max) metres of trusted GT depth (max None: the 16-bit
+            ceiling); other GT depth pixels count as invalid (see
+            :mod:`mmpdepth.formats.depth_range`).
 
     Returns:
-        dict: the summary (see :data:`RESULT_KEYS`) plus ``per_class_pq`` etc. for tables.
+        dict: the summary (see :data:`RESULT_KEYS`) plus ``_stats`` for tables and
+        ``_depth_excluded``: ``{GT depth file: pixels set invalid}``.
     """
     protocol = get_protocol(protocol_name)
     seqs = index_folders(protocol_name, gt_dir, pan_dir, depth_dir)
@@ -92,15 +101,17 @@ def evaluate_dvps_folders(protocol_name: str,
         owned[wi].append(j)
     tasks = [([frames[i] for i in w], owned[wi]) for wi, w in enumerate(windows)]
     kw = dict(protocol_name=protocol_name, with_depth=depth_dir is not None)
-    results = _run(partial(_load_window, **kw), partial(_score_window, **kw), tasks, nproc,
-                   progress)
+    results = _run(partial(_load_window, gt_depth_range=gt_depth_range, **kw),
+                   partial(_score_window, **kw), tasks, nproc, progress)
 
     total: Dict = {}
     dsums = []
-    for stats, ds in results:
+    excluded: Dict[str, int] = {}
+    for stats, ds, notes in results:
         for k, arr in stats.items():
             total[k] = total[k] + arr if k in total else arr
         dsums += ds
+        excluded.update(notes)
     stats = {k: PQStats.from_array(v) for k, v in total.items()}
     out = summarize_dpq(stats, protocol, skip_absent=skip_absent)
     if depth_dir is not None:
@@ -111,6 +122,7 @@ def evaluate_dvps_folders(protocol_name: str,
         depth = summarize_depth(dsums)
         out.update(depth)
     out['_stats'] = stats
+    out['_depth_excluded'] = excluded
     out['_num_frames'] = len(frames)
     out['_num_windows'] = len(windows)
     return out
@@ -123,7 +135,8 @@ def evaluate_dvpq_folders(protocol_name: str,
                           frames: Sequence[int] = (1, 2, 3, 4),
                           nproc: int = 1,
                           progress: bool = True,
-                          skip_absent: bool = False) -> Dict[str, float]:
+                          skip_absent: bool = False,
+                          gt_depth_range=DEFAULT_GT_DEPTH_RANGE) -> Dict[str, float]:
     """:func:`evaluate_dvps_folders` for each window length k of ``frames``: the k = 1 summary
     (PQ, DPQ, depth errors) plus ``DVPQ_k`` / ``DVPQ_th_k`` / ``DVPQ_st_k`` (DPQ on windows
     of k frames; ``VPQ_k`` without ``depth_dir``) and their means over k ``DVPQ`` /
@@ -133,7 +146,8 @@ def evaluate_dvpq_folders(protocol_name: str,
     out: Dict = {}
     for k in frames:
         res = evaluate_dvps_folders(protocol_name, gt_dir, pan_dir, depth_dir, eval_frames=k,
-                                    nproc=nproc, progress=progress, skip_absent=skip_absent)
+                                    nproc=nproc, progress=progress, skip_absent=skip_absent,
+                                    gt_depth_range=gt_depth_range)
         if k == 1:
             out.update(res)
         for suffix in ('', '_th', '_st'):

@@ -6,8 +6,18 @@ import numpy as np
 from terminaltables import AsciiTable
 
 
+#: printed under a table with NaN cells: why they are NaN and how to average over present classes
+NAN_NOTE = ('nan: a class absent from both GT and predictions has no PQ (0/0, as in the '
+            'reference evaluator) and makes the class mean nan; on a small set pass '
+            '--skip-absent (skip_absent=True) to average over the classes present')
+
+
+def _is_nan(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def _fmt(v: float) -> str:
-    return 'nan' if v is None or (isinstance(v, float) and np.isnan(v)) else f'{v:.2f}'
+    return 'nan' if _is_nan(v) else f'{v:.2f}'
 
 
 def summary_table(results: Dict[str, float]) -> str:
@@ -25,6 +35,8 @@ def summary_table(results: Dict[str, float]) -> str:
             st = key.replace('PQ', 'PQ_st', 1)
             rows.append([key, _fmt(results[key]), _fmt(results[th]), _fmt(results[st])])
     table = AsciiTable(rows).table
+    if any(cell == 'nan' for row in rows[1:] for cell in row[1:]):
+        table += '\n' + NAN_NOTE
     depth_keys = [k for k in ('AbsRel', 'SqRel', 'RMSE', 'RMSE_log', 'SILog', 'd1', 'd2', 'd3')
                   if k in results]
     if depth_keys:

@@ -2,18 +2,23 @@
 
     python tools/analysis_tools/eval_dpq.py {cityscapes-dvps,semkitti-dvps} --gt-dir GT \
         --pan-dir PRED --depth-dir DEPTH [--eval-frames K | --dvpq] [--nproc N]
-        [--out result.json]
+        [--out result.json] [--gt-depth-range MIN MAX] [--skip-absent] [--debug]
 
 ``--eval-frames K``: the table is DVPQ_K (a thing matches only with the same id in all K
 frames; 1 = DPQ). ``--dvpq``: DPQ plus DVPQ_k for k = 1..4 and their mean DVPQ, the number
 video leaderboards report.
 
 Same rules as ViP-DeepLab's eval_dvpq.py, with exact integer/float arithmetic (see docs/en/faq.md).
+GT depth below 0.1 m or at the 16-bit ceiling (65535 = 256 m, saturated) is not a measurement:
+it counts as invalid, and each such file is reported with its pixel count
+(``--gt-depth-range`` sets other bounds). The ``--out`` JSON writes undefined values (NaN) as
+``null``.
 """
 import argparse
 import ctypes
 import importlib.util
 import json
+import math
 import os
 import os.path as osp
 import sys
@@ -66,6 +71,43 @@ evaluate_dvpq_folders, video_result_keys = (_folders.evaluate_dvpq_folders,
                                             _folders.video_result_keys)
 get_protocol, summarize_pq = _functional.get_protocol, _functional.summarize_pq
 classwise_table, summary_table = _tables.classwise_table, _tables.summary_table
+from mmpdepth.formats import DEFAULT_GT_DEPTH_RANGE, MIN_GT_DEPTH  # noqa: E402 (light)
+from mmpdepth.formats.depth_range import describe_range  # noqa: E402
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {value}')
+    return value
+
+
+def out_problem(out: str, overwrite: bool):
+    """Why ``--out`` cannot be written (checked before the evaluation starts), or None."""
+    if osp.isdir(out):
+        return f'--out {out}: exists and is a folder'
+    if osp.exists(out) and not overwrite:
+        return f'--out {out}: exists (pass --overwrite to replace it)'
+    parent = osp.dirname(osp.abspath(out))
+    while not osp.exists(parent):  # the nearest existing ancestor must be a writable folder
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        return f'--out {out}: {parent} is a file, not a folder'
+    if not os.access(parent, os.W_OK):
+        return f'--out {out}: the folder {parent} is not writable'
+    return None
+
+
+def json_ready(summary: dict) -> dict:
+    """NaN / Inf -> None (JSON null) so the file is valid JSON; a note says what null means."""
+    out = {k: (v if math.isfinite(v) else None) for k, v in summary.items()}
+    if any(v is None for v in out.values()):
+        out['_null'] = ('not defined: a class absent from both GT and predictions makes the '
+                        'class mean undefined (--skip-absent averages over present classes)')
+    return out
 
 
 def parse_args(argv=None):
@@ -75,11 +117,16 @@ def parse_args(argv=None):
     p.add_argument('--pan-dir', required=True, help='panoptic predictions')
     p.add_argument('--depth-dir', default=None,
                    help='depth predictions (16-bit PNG, metres*256); omit for PQ only')
-    p.add_argument('--eval-frames', type=int, default=1, help='k of DVPQ_k; 1 = DPQ')
+    p.add_argument('--eval-frames', type=_positive_int, default=1,
+                   help='k of DVPQ_k; 1 = DPQ')
     p.add_argument('--dvpq', action='store_true',
                    help='also DVPQ_k for k = 1..4 and their mean DVPQ (the video leaderboard '
                    'number); the PQ / DPQ rows stay per frame')
-    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--nproc', type=_positive_int, default=1, help='worker processes')
+    p.add_argument('--gt-depth-range', nargs=2, type=float, metavar=('MIN', 'MAX'),
+                   default=None, help=f'GT depth (metres) trusted; other GT depth pixels are '
+                   f'invalid and reported per file (default: {MIN_GT_DEPTH} m up to, not '
+                   'including, the 16-bit ceiling 65535 = 256 m)')
     p.add_argument('--skip-absent', action='store_true',
                    help='average over classes present in GT or prediction only')
     p.add_argument('--classwise', action='store_true', help='print per-class PQ')
@@ -91,11 +138,18 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.out and (osp.isdir(args.out) or (osp.exists(args.out) and not args.overwrite)):
-        print(f'error: --out {args.out}: exists' + (' and is a folder' if osp.isdir(args.out)
-                                                     else ' (pass --overwrite to replace it)'),
-              file=sys.stderr)
+    problem = out_problem(args.out, args.overwrite) if args.out else None
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
         return 2
+    depth_range = DEFAULT_GT_DEPTH_RANGE
+    if args.gt_depth_range is not None:
+        lo, hi = args.gt_depth_range
+        if not 0 <= lo < hi:
+            print(f'error: --gt-depth-range {lo:g} {hi:g}: expected 0 <= MIN < MAX (metres)',
+                  file=sys.stderr)
+            return 2
+        depth_range = (lo, hi)
     if args.dvpq and args.eval_frames != 1:
         print('error: --dvpq evaluates k = 1..4 itself; leave out --eval-frames',
               file=sys.stderr)
@@ -103,16 +157,25 @@ def main(argv=None) -> int:
     try:
         if args.dvpq:
             res = evaluate_dvpq_folders(args.dataset, args.gt_dir, args.pan_dir, args.depth_dir,
-                                        nproc=args.nproc, skip_absent=args.skip_absent)
+                                        nproc=args.nproc, skip_absent=args.skip_absent,
+                                        gt_depth_range=depth_range)
         else:
             res = evaluate_dvps_folders(args.dataset, args.gt_dir, args.pan_dir,
                                         args.depth_dir, eval_frames=args.eval_frames,
-                                        nproc=args.nproc, skip_absent=args.skip_absent)
+                                        nproc=args.nproc, skip_absent=args.skip_absent,
+                                        gt_depth_range=depth_range)
     except (OSError, ValueError, KeyError) as e:
         if args.debug:
             raise
         print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         return 2
+    excluded = res.get('_depth_excluded', {})
+    for path, n in sorted(excluded.items()):
+        print(f'warning: {path}: {n} GT depth pixel(s) {describe_range(depth_range)} set '
+              'invalid (not measurements; --gt-depth-range sets the bounds)', file=sys.stderr)
+    if excluded:
+        print(f'warning: GT depth pixels set invalid in {len(excluded)} of '
+              f'{res["_num_frames"]} frames ({sum(excluded.values())} pixels)', file=sys.stderr)
     if args.dvpq:
         print(f'{args.dataset}: {res["_num_frames"]} frames; PQ / DPQ per frame, DVPQ_k on '
               'windows of k frames, DVPQ = mean over k = 1..4')
@@ -126,16 +189,24 @@ def main(argv=None) -> int:
             s = summarize_pq(st, protocol.num_classes, protocol.epsilon)
             print(classwise_table(s.pq, s.sq, s.rq, title='PQ' if lam is None else f'DPQ@{lam:g}'))
     if args.out:
-        summary = {k: float(res[k]) for k in (*RESULT_KEYS, *video_result_keys(res))
-                   if k in res}
+        summary = json_ready({k: float(res[k]) for k in (*RESULT_KEYS, *video_result_keys(res))
+                              if k in res})
+        if excluded:
+            summary['_gt_depth_excluded'] = dict(sorted(excluded.items()))
         if osp.dirname(args.out):
             os.makedirs(osp.dirname(args.out), exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(summary, f, indent=2)
+            json.dump(summary, f, indent=2, allow_nan=False)
         print(f'wrote {args.out}')
     return 0
 
 
 if __name__ == '__main__':
     keep_freed_memory()  # process-wide: only for the command, not for callers of main()
-    sys.exit(main())  # main() reports expected errors itself, as one line (status 2)
+    try:
+        sys.exit(main())  # main() reports expected errors itself, as one line (status 2)
+    except KeyboardInterrupt:
+        if '--debug' in sys.argv:
+            raise
+        print('eval_dpq.py: interrupted (Ctrl-C)', file=sys.stderr)
+        sys.exit(130)

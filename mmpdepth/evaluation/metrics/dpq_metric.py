@@ -7,7 +7,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmpdepth.formats import ANNOTATION_FORMATS, get_format, read_depth_png, write_depth_png
+from mmpdepth.formats import (ANNOTATION_FORMATS, DEFAULT_GT_DEPTH_RANGE,
+                              exclude_implausible_depth, get_format, read_depth_png,
+                              write_depth_png)
+from mmpdepth.formats.depth_range import describe_range
 from mmpdepth.registry import METRICS
 
 from ..functional import (DPQ_THRESHOLDS, DVPSProtocol, PQStats, depth_sums, get_protocol,
@@ -52,6 +55,12 @@ class DPQMetric(BaseMetric):
         format_only (bool): only write predictions (needs ``outfile_prefix``).
         outfile_prefix (str, optional): write predictions in the reference formats here:
             ``{prefix}/panoptic/`` and ``{prefix}/depth/`` (readable by ``eval_dpq.py``).
+            Refused if those folders already hold files, unless ``overwrite_outputs``; two
+            inputs whose outputs would get one name (``a.png``, ``a.jpg``) are an error.
+        overwrite_outputs (bool): write into ``outfile_prefix`` folders that hold files.
+        gt_depth_range (tuple): (min, max) metres of trusted GT depth (max None: the 16-bit
+            ceiling); other GT depth pixels count as invalid and are reported per file (see
+            :mod:`mmpdepth.formats.depth_range`).
         dvpq_frames (Sequence[int]): window lengths k of DVPQ_k (``()``: none; each k adds
             a histogram over k frames per frame).
     """
@@ -68,11 +77,23 @@ class DPQMetric(BaseMetric):
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
                  dvpq_frames: Sequence[int] = (1, 2, 3, 4),
+                 overwrite_outputs: bool = False,
+                 gt_depth_range: Sequence = DEFAULT_GT_DEPTH_RANGE,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if format_only and not outfile_prefix:
             raise ValueError('format_only=True needs outfile_prefix')
+        if outfile_prefix and not overwrite_outputs:
+            for sub in ('panoptic', 'depth'):
+                d = osp.join(outfile_prefix, sub)
+                if osp.isdir(d) and os.listdir(d):
+                    raise ValueError(f'outfile_prefix {outfile_prefix}: {d} already holds '
+                                     'predictions; give a new prefix or set '
+                                     'overwrite_outputs=True (e.g. --cfg-options '
+                                     'test_evaluator.overwrite_outputs=True)')
+        self.gt_depth_range = tuple(gt_depth_range)
+        self._written: Dict[str, str] = {}
         self.protocol_name = protocol
         self.pred_label_divisor = pred_label_divisor
         self.pred_void_label = pred_void_label
@@ -108,6 +129,7 @@ class DPQMetric(BaseMetric):
                              f'({meta.get("img_path")}); samples need ann_format and GT paths')
         fmt = get_format(fmt)
         gt = fmt.read_gt_ids(meta)
+        fmt.check_ids(gt, meta.get('pan_path') or meta.get('sem_path') or meta.get('img_path'))
         if (fmt.label_divisor, fmt.void_category) != (protocol.label_divisor,
                                                       protocol.void_category):
             cls, inst = fmt.decode(gt)
@@ -131,9 +153,14 @@ class DPQMetric(BaseMetric):
                 raise ValueError(f'{ds.get("img_path")}: prediction size {pred_ids.shape} '
                                  f'differs from GT {gt.shape} (predict with rescale=True)')
             gt_depth, level = None, None
+            excluded_note = None
             lams = (None, )
             if self.with_depth and pred_depth is not None and ds.get('depth_path'):
                 gt_depth = read_depth_png(ds['depth_path'], gt.shape)
+                gt_depth, excluded = exclude_implausible_depth(gt_depth, 1.0,
+                                                               self.gt_depth_range)
+                if excluded:
+                    excluded_note = (ds['depth_path'], excluded)
                 lams = (None, ) + self.thresholds
                 level = depth_error_level(pred_depth, gt_depth, sorted(self.thresholds,
                                                                        reverse=True))
@@ -142,6 +169,8 @@ class DPQMetric(BaseMetric):
             result = {'stats': {k: v.to_array() for k, v in stats.items()}}
             if gt_depth is not None:
                 result['depth'] = depth_sums(pred_depth, gt_depth)
+            if excluded_note:
+                result['depth_excluded'] = excluded_note
             if ds.get('seq_id') is not None and self.dvpq_frames:
                 result['windows'] = self._window_stats(ds['seq_id'], gt, pred_ids, level,
                                                        protocol, lams)
@@ -177,8 +206,13 @@ class DPQMetric(BaseMetric):
         pan_dir = osp.join(self.outfile_prefix, 'panoptic')
         depth_dir = osp.join(self.outfile_prefix, 'depth')
         os.makedirs(pan_dir, exist_ok=True)
-        name = osp.basename(ds.get('img_path') or f'{ds.get("img_id")}.png')
-        stem = osp.splitext(name)[0]
+        source = ds.get('img_path') or f'{ds.get("img_id")}.png'
+        stem = osp.splitext(osp.basename(source))[0]
+        if stem in self._written and self._written[stem] != source:
+            raise ValueError(f'{source}: its predictions would be written under the name of '
+                             f'{self._written[stem]} ({stem}.png in {self.outfile_prefix}); '
+                             'rename one of the two inputs')
+        self._written[stem] = source
         ids = self._pred_ids(pred, protocol)
         fmt = get_format(protocol.name)
         fmt.write_pred_ids([osp.join(pan_dir, stem + suffix) for suffix in fmt.pred_suffixes],
@@ -201,6 +235,13 @@ class DPQMetric(BaseMetric):
         out = summarize_dpq(stats, protocol, skip_absent=self.skip_absent)
         if any('windows' in r for r in results):
             out.update(self._summarize_windows(results, stats, protocol))
+        excluded = [r['depth_excluded'] for r in results if 'depth_excluded' in r]
+        for path, n in excluded:
+            logger.warning(f'{path}: {n} GT depth pixel(s) {describe_range(self.gt_depth_range)} '
+                           'set invalid (not measurements; gt_depth_range sets the bounds)')
+        if excluded:
+            logger.warning(f'GT depth pixels set invalid in {len(excluded)} of {len(results)} '
+                           f'images ({sum(n for _, n in excluded)} pixels)')
         depth = [r['depth'] for r in results if 'depth' in r]
         if depth:
             out.update(summarize_depth(depth))
