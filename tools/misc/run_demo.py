@@ -31,12 +31,15 @@ from mmpdepth.utils.cli import InputError, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
-#: torch threads of the demo: its numbers depend on the thread count (float summation order),
-#: so it is fixed; 2 suits the 2-core machine the README's numbers come from
-DEMO_THREADS = 2
-#: minutes on an idle 2-core machine (AMD EPYC VM): a fixed part (data, evaluations, image and
-#: video demos) plus the training iterations (measured: 600 iterations, 3.5 min in all)
-FIXED_MINUTES, MINUTES_PER_ITER = 1.0, 2.5 / 600
+#: torch threads of the demo. Its numbers depend on the thread count (float summation order),
+#: so it is fixed. One thread plus the one data-loading worker fill a 2-core machine; two
+#: threads are faster on idle cores but, under load, wait on each other (on a loaded 2-core
+#: machine 2-thread training iterations took 30-44 s where 1-thread ones took 4-8 s)
+DEMO_THREADS = 1
+#: expected minutes on an idle 2-core machine (AMD EPYC VM): a fixed part (data, evaluations,
+#: image and video demos) plus the training iterations; estimated from 3.5 min for 600
+#: iterations with 2 threads and ~1.7x slower 1-thread training
+FIXED_MINUTES, MINUTES_PER_ITER = 1.0, 4.2 / 600
 KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ', 'DPQ_th', 'DPQ_st', 'DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1',
         'AbsRel', 'RMSE')
 
@@ -54,6 +57,9 @@ def demo_config(args, work_dir: str, draw: bool) -> Config:
     cfg.default_hooks.visualization.draw = draw
     cfg.default_hooks.visualization.test_out_dir = 'vis'
     cfg.randomness = dict(seed=args.seed)
+    # one visualizer per run: mmengine hands a second runner the first one's visualizer of the
+    # same name (saving into the first run's folder, with a warning)
+    cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
     return cfg
 
 
