@@ -20,8 +20,8 @@ class CityscapesPanopticFormat(AnnotationFormat):
         if rgb.ndim != 3 or rgb.shape[2] < 3:
             raise ValueError(f'{path}: expected an RGB-encoded panoptic PNG, got shape '
                              f'{rgb.shape}')
-        ids = rgb[..., 0].astype(np.int64) + 256 * rgb[..., 1] + \
-            65536 * rgb[..., 2].astype(np.int64)
+        rgb = rgb.astype(np.int64)  # uint8 * 256 overflows under NumPy 2's promotion rules
+        ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
         cls = np.full(ids.shape, self.ignore_index, np.int64)
         inst = np.zeros(ids.shape, np.int64)
         for n, s in enumerate(info.get('segments_info', [])):

@@ -47,7 +47,7 @@ def test_default_build_hides_gpus_and_ignores_force_cuda(tmp_path):
     assert seen['PYTORCH_NVCC'] is None
     assert seen['MMCV_WITH_OPS'] == '1'
     assert seen['CXX'].endswith('tools/env/cxx20.sh')
-    assert seen['argv'][-1] == 'mmcv==2.1.0'  # the version pinned in requirements/mminstall.txt
+    assert seen['argv'][-1] == 'mmcv==2.1.0'  # the tested version, requirements/constraints.txt
     # never pip's wheel cache: it would return a wheel of the other variant or another torch
     assert '--no-cache-dir' in seen['argv']
     assert os.listdir(tmp_path / 'out') == ['mmcv-2.1.0-cp311-cp311-linux_x86_64.whl']
@@ -107,3 +107,71 @@ def test_real_nvcc_compiles_aten_code_only_through_the_wrapper(tmp_path):
                               '-o', str(tmp_path / 'b.o')], capture_output=True, text=True)
     assert wrapped.returncode == 0, wrapped.stderr[-2000:]
     assert (tmp_path / 'b.o').stat().st_size > 0
+
+
+def _fake_venv(tmp_path):
+    """A .venv whose python records each call and answers setup_env.sh's questions (torch 2.14.1,
+    Python 3.11, no mmcv installed yet), plus a cached mmcv wheel for that torch."""
+    venv, cache = tmp_path / 'venv', tmp_path / 'cache'
+    (venv / 'bin').mkdir(parents=True)
+    calls = tmp_path / 'calls.jsonl'
+    python = venv / 'bin' / 'python'
+    python.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, sys
+        args = sys.argv[1:]
+        with open({str(calls)!r}, 'a') as f:
+            f.write(json.dumps(args) + '\\n')
+        code = args[1] if args[:1] == ['-c'] else ''
+        if 'torch.__version__' in code and 'mmcv' not in code:
+            print('2.14.1')
+        elif 'sys.version_info' in code and 'mmcv' not in code:
+            print('311')
+        elif 'import sys, mmcv' in code:
+            sys.exit(1)  # no mmcv yet
+    """))
+    python.chmod(0o755)
+    machine = subprocess.run(['uname', '-m'], capture_output=True, text=True).stdout.strip()
+    wheel_dir = cache / f'mmcv-2.1.0-cpu-torch2.14.1-py311-{machine}'
+    wheel_dir.mkdir(parents=True)
+    (wheel_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('')
+    return venv, cache, calls
+
+
+def test_setup_installs_the_mmcv_wheel_with_its_dependencies_and_keeps_a_log(tmp_path):
+    """pip checks the whole environment after each install: the mmcv wheel installed on its own
+    (--no-deps) and mmcv's dependencies next made pip print `ERROR: ... mmcv 2.1.0 requires
+    mmengine>=0.3.0, which is not installed`. The wheel now goes in the same pip run as mmengine
+    and the other requirements, each pinned by the constraints file."""
+    venv, cache, calls = _fake_venv(tmp_path)
+    proc = subprocess.run(['bash', osp.join(ENV_DIR, 'setup_env.sh')], capture_output=True,
+                          text=True, env=dict(os.environ, VENV=str(venv),
+                                              MMPDEPTH_CACHE=str(cache)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    installs = [c[3:] for c in map(json.loads, calls.read_text().splitlines())
+                if c[:3] == ['-m', 'pip', 'install']]
+    wheel = [c for c in installs if any(a.endswith('.whl') and 'mmcv-2.1.0' in a for a in c)]
+    assert len(wheel) == 1, installs
+    (with_wheel, ) = wheel
+    assert '--no-deps' not in with_wheel
+    for req in ('requirements/mminstall.txt', 'requirements/runtime.txt'):
+        assert req in with_wheel
+    assert with_wheel[with_wheel.index('-c') + 1] == 'requirements/constraints.txt'
+    # every pip install but the editable one resolves dependencies, under the constraints
+    for call in installs:
+        assert ('-e' in call and '--no-deps' in call) or 'requirements/constraints.txt' in call
+    log = (venv / 'setup.log').read_text()
+    assert '4/5 mmcv + OpenMMLab' in log and '] done' in log
+    assert (venv / '.mmpdepth-installed').is_file()
+
+
+def test_setup_log_of_this_environment_has_no_error_line():
+    """The install that made the running environment (tools/env/setup_env.sh keeps its log in
+    the venv) printed no ERROR line, such as pip's dependency-resolver complaint."""
+    log = osp.join(sys.prefix, 'setup.log')
+    if not osp.isfile(log):
+        pytest.skip(f'{log}: this environment was not installed by tools/env/setup_env.sh')
+    with open(log) as f:
+        lines = f.read().splitlines()
+    assert any('[setup_env' in line for line in lines)
+    assert [line for line in lines if line.startswith('ERROR')] == []

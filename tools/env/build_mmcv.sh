@@ -3,7 +3,7 @@
 #
 #   PIP="python -m pip" bash tools/env/build_mmcv.sh OUT_DIR [SOURCE]
 #
-# SOURCE: an sdist path or a requirement (default mmcv==<version in requirements/mminstall.txt>).
+# SOURCE: an sdist path or a requirement (default mmcv==<version in requirements/constraints.txt>).
 # Default: mmcv's ops for the CPU only, with every GPU hidden from the build
 # (CUDA_VISIBLE_DEVICES='', FORCE_CUDA=0, whatever the caller set): mmpdepth's CUDA compute is
 # torch / torchvision and needs no mmcv CUDA kernel, and mmcv's CUDA path (taken whenever torch
@@ -15,7 +15,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${1:?usage: build_mmcv.sh OUT_DIR [SOURCE]}
-MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' "$ROOT/requirements/mminstall.txt")
+MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' "$ROOT/requirements/constraints.txt")
 SRC=${2:-mmcv==$MMCV_VER}
 PIP=${PIP:-python -m pip}
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install the whole stack, idempotently:
-#   torch -> build tools -> mmcv (built from source, cached) -> OpenMMLab + runtime -> mmpdepth (editable).
-# A second run with everything installed only checks and returns in seconds.
+#   torch -> build tools -> mmcv wheel (built from source, cached) -> mmcv + OpenMMLab + runtime
+#   -> mmpdepth (editable). Versions: the ranges of requirements/*.txt, pinned to the tested set
+#   by requirements/constraints.txt (pip -c). A second run with everything installed only checks
+#   and returns in seconds. The log of the last install is kept in $VENV/setup.log.
 # Env: MMPDEPTH_CACHE (default ~/.cache/mmpdepth) keeps the built mmcv wheel, keyed by torch version;
 #      MMPDEPTH_MMCV_CUDA=1 builds mmcv's CUDA ops too (default: CPU ops, GPUs hidden; see build_mmcv.sh).
 set -euo pipefail
@@ -24,6 +26,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating virtual environment $VENV"
   "$PY" -m venv "$VENV"
 fi
+# everything below also goes to $VENV/setup.log (tests check it has no pip ERROR line)
+exec > >(tee "$VENV/setup.log") 2>&1
 PIP="$VENV/bin/python -m pip"
 CONSTRAINTS="-c requirements/constraints.txt"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -35,10 +39,11 @@ log "2/5 build tools (requirements/build.txt)"
 $PIP install -q $CONSTRAINTS -r requirements/build.txt
 
 TORCH_VER=$($VENV/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
-MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' requirements/mminstall.txt)
+MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' requirements/constraints.txt)
 MMCV_VARIANT=$([ "${MMPDEPTH_MMCV_CUDA:-0}" = "1" ] && echo cuda || echo cpu)
 WHEEL_DIR=$CACHE/mmcv-$MMCV_VER-$MMCV_VARIANT-torch$TORCH_VER-py$($VENV/bin/python -c "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')")-$(uname -m)
 # installed mmcv of the right version with ops of the asked variant ('not available' = CPU ops)?
+MMCV_WHEEL=()
 if $VENV/bin/python -c "
 import sys, mmcv
 from mmcv.ops import get_compiling_cuda_version
@@ -54,17 +59,19 @@ else
   else
     log "3/5 installing cached mmcv wheel from $WHEEL_DIR"
   fi
-  $PIP install -q --no-deps "$WHEEL_DIR"/mmcv-*.whl
-  # mmcv's own runtime deps (no build needed)
-  $PIP install -q $CONSTRAINTS addict yapf opencv-python packaging pyyaml
+  # another build of mmcv (other variant) goes first, so that pip installs ours below
+  $PIP uninstall -q -y mmcv 2>/dev/null || true
+  MMCV_WHEEL=("$(ls "$WHEEL_DIR"/mmcv-*.whl | head -1)")
 fi
 
-log "4/5 OpenMMLab + runtime + tests + deploy (requirements/{mminstall,runtime,tests,deploy}.txt)"
-$PIP install -q $CONSTRAINTS -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
+# the mmcv wheel in the same pip run as mmengine & co.: pip resolves its dependencies with the
+# rest (installed alone with --no-deps, pip's check would report mmengine missing as an ERROR)
+log "4/5 mmcv + OpenMMLab + runtime + tests + deploy (requirements/{mminstall,runtime,tests,deploy}.txt)"
+$PIP install -q $CONSTRAINTS "${MMCV_WHEEL[@]}" -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
 
 log "5/5 mmpdepth (editable)"
-$PIP install -q --no-deps --no-build-isolation -e .
+$PIP install -q --no-deps --no-build-isolation --use-pep517 -e .
 
-$VENV/bin/python -c "import mmpdepth, mmdet, mmseg, timm; from mmcv.ops import ModulatedDeformConv2d; print('stack OK: torch', __import__('torch').__version__, 'mmcv', __import__('mmcv').__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__)"
+$VENV/bin/python -c "import mmpdepth, mmdet, mmseg; from mmcv.ops import ModulatedDeformConv2d; print('stack OK: torch', __import__('torch').__version__, 'mmcv', __import__('mmcv').__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__)"
 echo "$REQ_HASH" > "$STAMP"
 log "done"

@@ -58,7 +58,7 @@ $PY -m pip download -q --no-deps --only-binary=:all: --python-version "$PYV" --i
 $PY -m pip download -q --no-deps --only-binary=:all: -d "$OUT/build-wheels" \
   "setuptools==$(sed -n 's/^setuptools==\([0-9.]*\).*/\1/p' "$ROOT/requirements/build.txt")"
 
-MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' "$ROOT/requirements/mminstall.txt")
+MMCV_VER=$(sed -n 's/^mmcv==\(.*\)$/\1/p' "$ROOT/requirements/constraints.txt")
 echo "[make_gpu_bundle] mmcv $MMCV_VER source"
 $PY - "$MMCV_VER" "$OUT/sdist" "${MMPDEPTH_CACHE:-$HOME/.cache/mmpdepth}" <<'EOF'
 import hashlib, json, os, shutil, sys, urllib.request
