@@ -193,7 +193,9 @@ def test_inferencer_steps_follow_the_base_inferencer_contract(inferencer, images
     assert len(batches) == 1 and len(batches[0][0]) == 2
     samples = inferencer.forward(batches[0][1])
     vis = inferencer.visualize(items, samples, vis_out_dir=str(tmp_path / 'vis'))
-    assert vis[0]['panel'].shape[0] == 128 and vis[0]['panel'].shape[1] > 3 * 256
+    # titles above, a legend below the 128 px pictures
+    assert vis[0]['panel'].shape[0] > 128 and vis[0]['panel'].shape[1] > 3 * 256
+    assert vis[0]['titles'] == ['image', 'panoptic', 'depth'] and vis[0]['legend']
     assert osp.isfile(tmp_path / 'vis' / f'{items[0]["name"]}.png')
     out = inferencer.postprocess(samples, vis, pred_out_dir=str(tmp_path / 'preds'),
                                  items=items)
