@@ -170,3 +170,21 @@ def test_flags_shown_for_a_tool_exist_in_its_parser(doc):
         known = tool_flags(tool)
         bad += [f'{tool} {f}' for f in flags if f not in known]
     assert bad == [], f'{doc} shows options the tools do not have: {bad}'
+
+
+@pytest.mark.parametrize('dataset', ['CityscapesDPSDataset', 'SemKITTIDPSDataset',
+                                     'CityscapesPanopticDataset'])
+def test_missing_data_errors_point_to_the_data_guide(dataset, tmp_path):
+    """A config whose data is not there yet stops naming the folder (or index) and the guide
+    that says where the data comes from."""
+    from mmpdepth.registry import DATASETS
+    cfg = dict(type=dataset, data_root=str(tmp_path / 'nowhere'), pipeline=[])
+    if dataset == 'CityscapesPanopticDataset':
+        cfg.update(ann_file='gtFine/cityscapes_panoptic_val.json')
+    else:
+        cfg.update(ann_file='', data_prefix=dict(img_path='video_sequence/val'))
+    with pytest.raises(FileNotFoundError) as err:
+        DATASETS.build(cfg)
+    assert str(tmp_path / 'nowhere') in str(err.value)
+    assert 'see docs/en/dataset_prepare.md' in str(err.value)
+    assert osp.isfile(osp.join(ROOT, 'docs', 'en', 'dataset_prepare.md'))
