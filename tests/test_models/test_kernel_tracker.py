@@ -235,3 +235,18 @@ def test_detector_builds_the_tracker_from_test_cfg_off_by_default():
     assert isinstance(tr, KernelTracker) and tr.memory == 2 and tr.max_track_id == 256
     cfg.test_cfg.tracker.max_track_id = 5000  # capped at the label divisor
     assert MODELS.build(cfg).tracker.max_track_id == 1000
+
+
+def test_track_sample_with_mask_iou_follows_the_boxes_of_equal_kernels():
+    """Two cars with the same kernel: only the IoU with their last masks (from the panoptic
+    map, at 1/4 resolution) tells them apart, whatever their paste order."""
+    tr = KernelTracker(iou_weight=0.5)
+    left, right = (0, 8, 0, 8), (0, 8, 8, 16)
+    f0 = fake_prediction('s', unit(A, A), (CAR, CAR), [left, right], h=16, w=32)
+    tr.track_sample(f0, 1000)
+    moved = (0, 8, 1, 9)  # the left car moved right by one pixel, pasted second now
+    f1 = fake_prediction('s', unit(A, A), (CAR, CAR), [right, moved], h=16, w=32)
+    tr.track_sample(f1, 1000)
+    assert f0.pred_segments.ids.tolist() == [13001, 13002, 0]
+    assert f1.pred_segments.ids.tolist() == [13002, 13001, 0]
+    assert f1.pred_panoptic_seg.sem_seg[0, 0, 1] == 13001

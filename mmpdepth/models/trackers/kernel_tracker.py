@@ -133,7 +133,8 @@ class KernelTracker:
         Args:
             kernels (Tensor): (n, E) mask kernels.
             labels (Tensor): (n, ) classes.
-            masks (Tensor, optional): (n, H, W) bool masks (needed when ``iou_weight > 0``).
+            masks (Tensor, optional): (n, H, W) bool masks, or an (H, W) long map of each
+                pixel's segment (n: none); needed when ``iou_weight > 0``.
         """
         if not self.tracks or len(kernels) == 0:
             return kernels.new_zeros(len(kernels), len(self.tracks))
@@ -142,21 +143,43 @@ class KernelTracker:
         if self.iou_weight > 0:
             if masks is None:
                 raise ValueError('KernelTracker: iou_weight > 0 needs the segment masks')
-            sim = (1 - self.iou_weight) * sim + self.iou_weight * self._iou(masks)
+            sim = (1 - self.iou_weight) * sim + self.iou_weight * self._iou(masks, len(kernels))
         track_labels = torch.as_tensor([t.label for t in self.tracks], device=labels.device)
         return sim.masked_fill(labels[:, None] != track_labels[None], _FORBIDDEN)
 
-    def _iou(self, masks: Tensor) -> Tensor:
-        """(n, T) IoU of the segment masks with the tracks' last masks (0 without one)."""
-        flat = masks.flatten(1).float()
-        out = flat.new_zeros(len(masks), len(self.tracks))
+    @staticmethod
+    def _mask_pixels(masks: Tensor, n: int) -> List[Tensor]:
+        """Flat pixel indices of each of the n masks (bool (n, H, W) or an (H, W) index map
+        holding each pixel's segment, ``n`` for none)."""
+        if masks.dim() == 3:
+            return [m.flatten().nonzero()[:, 0] for m in masks]
+        flat = masks.flatten()
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=n + 1)[:n].tolist()
+        return list(torch.split(order[:sum(counts)], counts))
+
+    def _iou(self, masks: Tensor, n: int) -> Tensor:
+        """(n, T) IoU of the segment masks with the tracks' last masks (0 without one).
+
+        A track keeps its last mask as flat pixel indices; with an index map (one segment per
+        pixel, as a panoptic map) a track's intersections with all segments are one
+        ``bincount`` over its pixels, so the cost is the tracks' areas, not n x T x H x W."""
+        out = torch.zeros(n, len(self.tracks))
+        size = tuple(masks.shape[-2:])
+        if masks.dim() == 3:
+            flat = masks.flatten(1)
+            areas = flat.sum(1)
+        else:
+            flat = masks.flatten()
+            areas = torch.bincount(flat, minlength=n + 1)[:n]
         for j, t in enumerate(self.tracks):
-            if t.mask is None or t.mask.shape != masks.shape[1:]:
+            if t.mask is None or t.mask[0] != size:
                 continue
-            tm = t.mask.flatten().float()
-            inter = flat @ tm
-            union = flat.sum(1) + tm.sum() - inter
-            out[:, j] = inter / union.clamp(min=1)
+            if masks.dim() == 3:
+                inter = flat[:, t.mask[1]].sum(1)
+            else:
+                inter = torch.bincount(flat[t.mask[1]], minlength=n + 1)[:n]
+            out[:, j] = (inter / (areas + len(t.mask[1]) - inter).clamp(min=1)).float().cpu()
         return out
 
     def update(self, kernels: Tensor, labels: Tensor, scores: Optional[Tensor] = None,
@@ -167,7 +190,8 @@ class KernelTracker:
             kernels (Tensor): (n, E) mask kernels of the frame's thing segments.
             labels (Tensor): (n, ) their classes.
             scores (Tensor, optional): (n, ) their scores (None: all start tracks).
-            masks (Tensor, optional): (n, H, W) bool masks (for ``iou_weight``).
+            masks (Tensor, optional): (n, H, W) bool masks or an (H, W) map of each pixel's
+                segment (n: none), for ``iou_weight``.
 
         Returns:
             Tensor: (n, ) long track ids in ``1 .. max_track_id - 1``, unique per class
@@ -190,8 +214,11 @@ class KernelTracker:
         unit = F.normalize(kernels.float(), dim=1)
         new_tracks = []
         used = {(labels_list[i], self.tracks[j].track_id) for i, j in matched.items()}
+        pixels = self._mask_pixels(masks, n) if masks is not None and self.iou_weight > 0 \
+            else None
         for i in range(n):
-            mask = masks[i] if masks is not None and self.iou_weight > 0 else None
+            # a track's last mask: (mask size, flat pixel indices)
+            mask = (tuple(masks.shape[-2:]), pixels[i]) if pixels is not None else None
             if i in matched:
                 t = self.tracks[matched[i]]
                 t.embedding = F.normalize(self.momentum * t.embedding +
@@ -234,18 +261,34 @@ class KernelTracker:
         old = segs.ids[thing]
         masks = None
         if self.iou_weight > 0 and len(thing):
-            # at 1/4 resolution: the IoU barely changes and costs 1/16
-            small = pan[0, ::4, ::4]
-            masks = small[None] == old[:, None, None]
+            # each pixel's segment (len(thing): none) at 1/4 resolution: the IoU barely
+            # changes and costs 1/16
+            rows = torch.arange(len(thing) + 1, device=pan.device)
+            masks = _relabel(pan[0, ::4, ::4], old, rows[:-1], label_divisor, rows[-1])
         track = self.update(segs.kernels[thing], segs.labels[thing], segs.scores[thing], masks)
         new = (segs.labels[thing] * label_divisor + track.to(old.device)).to(pan.dtype)
         if len(old):
-            # a frame's thing instance numbers are 1..n, unique over classes: a lookup table
-            inst = pan % label_divisor
-            lut = torch.zeros(int(inst.max()) + 1, dtype=pan.dtype, device=pan.device)
-            lut[old % label_divisor] = new
-            mapped = lut[inst]
-            data_sample.pred_panoptic_seg.sem_seg = torch.where(mapped > 0, mapped, pan)
+            data_sample.pred_panoptic_seg.sem_seg = _relabel(pan, old, new, label_divisor)
             ids = segs.ids.clone()
             ids[thing] = new.to(ids.dtype)
             segs.ids = ids
+
+
+def _relabel(pan: Tensor, old: Tensor, new: Tensor, label_divisor: int,
+             other: Optional[Tensor] = None) -> Tensor:
+    """``pan`` with the ids ``old`` replaced by ``new`` and every other id kept (or set to
+    ``other``): one gather over the map."""
+    top = int(pan.max()) + 1
+    if top <= 1 << 22:  # a table over every id (class * divisor + instance)
+        lut = torch.arange(top, dtype=pan.dtype, device=pan.device) if other is None else \
+            torch.full((top, ), int(other), dtype=pan.dtype, device=pan.device)
+        lut[old] = new.to(pan.dtype)
+        return torch.take(lut, pan)
+    # huge divisors: the fusion head numbers a frame's things 1..n over all classes, so a
+    # table over the instance numbers does it
+    inst = pan % label_divisor
+    lut = torch.full((int(inst.max()) + 1, ), -1, dtype=pan.dtype, device=pan.device)
+    lut[old % label_divisor] = new.to(pan.dtype)
+    mapped = torch.take(lut, inst)
+    keep = pan if other is None else torch.full_like(pan, int(other))
+    return torch.where((mapped >= 0) & (inst > 0), mapped, keep)
