@@ -100,11 +100,28 @@ class ORTSessionRunner:
         ops = get_ops_path()
         if ops and osp.exists(ops):
             opts.register_custom_ops_library(ops)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.onnx_file = onnx_file
         self.sess = ort.InferenceSession(onnx_file, opts, providers=['CPUExecutionProvider'])
         self.output_names = [o.name for o in self.sess.get_outputs()]
+        self.input_shapes = {i.name: i.shape for i in self.sess.get_inputs()}
 
     def __call__(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """{input name: tensor} -> {output name: tensor}, every graph output."""
+        """{input name: tensor} -> {output name: tensor}, every graph output.
+
+        Raises ``ValueError`` naming the graph when an input's size differs from a static
+        graph's fixed size (ONNX Runtime would stop with an INVALID_ARGUMENT traceback)."""
+        for name, t in inputs.items():
+            want = self.input_shapes.get(name)
+            if want is None:
+                continue
+            fixed = [(i, d) for i, d in enumerate(want) if i > 0 and isinstance(d, int)]
+            if any(i < t.dim() and t.shape[i] != d for i, d in fixed):
+                raise ValueError(
+                    f'{self.onnx_file}: a static export takes input {name!r} of shape '
+                    f'{list(want)} only; this image gives {list(t.shape)} after the test '
+                    'pipeline (export with configs/deploy/panoptic-depth_onnxruntime_dynamic.py '
+                    'for other sizes, or resize the image)')
         feeds = {k: v.detach().cpu().contiguous().numpy() for k, v in inputs.items()}
         outs = self.sess.run(None, feeds)
         return {k: torch.from_numpy(v) for k, v in zip(self.output_names, outs)}

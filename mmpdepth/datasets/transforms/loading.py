@@ -33,6 +33,10 @@ def read_panoptic_annotation(info: dict, metainfo: dict,
                                                   metainfo['thing_ids'], group_as_instance)
 
 
+#: keys a dataset sample carries (any of them) and a bare inference image does not
+ANNOTATION_KEYS = ('ann_format', 'pan_path', 'sem_path', 'inst_path', 'depth_path')
+
+
 @TRANSFORMS.register_module()
 class LoadDPSAnnotations(BaseTransform):
     """Load panoptic (semantic + instance) and depth ground truth of a DPS sample.
@@ -56,8 +60,10 @@ class LoadDPSAnnotations(BaseTransform):
             all-zero (invalid) map when ``depth_path`` is None. Defaults to True.
         group_as_instance (bool, optional): see :func:`read_panoptic_annotation`.
 
-    A missing file raises ``FileNotFoundError``; a wrong bit depth or a size different from the
-    image raises ``ValueError``; both name the file. An image without any thing loads with an
+    A bare image (no ``ann_format`` and no annotation path: an inference input, e.g. from
+    mmdeploy's ``inference_model``, which keeps every loader but mmdet's ``LoadAnnotations``)
+    passes through unchanged. A missing file raises ``FileNotFoundError``; a wrong bit depth or
+    a size different from the image raises ``ValueError``; both name the file. An image without any thing loads with an
     empty instance map; an all-invalid depth map loads as zeros (it adds nothing to depth losses
     and metrics).
     """
@@ -69,6 +75,8 @@ class LoadDPSAnnotations(BaseTransform):
         self.group_as_instance = group_as_instance
 
     def transform(self, results: dict) -> dict:
+        if not any(k in results for k in ANNOTATION_KEYS):
+            return results  # a bare image: nothing to load
         h, w = results['img_shape'][:2] if 'img_shape' in results else (None, None)
         meta = results.get('metainfo') or results.get('dataset_meta') or {}
         if self.with_panoptic:
