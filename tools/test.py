@@ -7,12 +7,11 @@
 Expected errors print one line and exit with status 2; --debug shows the traceback. The
 checkpoint loads weights-only and strictly (every tensor of the model, right shapes).
 """
-import argparse
 import os
 import os.path as osp
 import warnings
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.evaluator import DumpResults
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
@@ -20,11 +19,12 @@ from mmengine.runner import Runner
 import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
-from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
+from mmpdepth.utils.cli import (CfgOptionsAction, InputError, ToolArgumentParser,
+                                merge_cfg_options, run_tool)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a DPS model')
+    parser = ToolArgumentParser(description='Test (and evaluate) a DPS model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
@@ -34,8 +34,10 @@ def parse_args():
                         help='save image | panoptic | depth panels here (inside work_dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file, write --show-dir panels into a '
+                        'folder outside the work dir that already holds files')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override settings of the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -61,6 +63,24 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def check_show_dir(show_dir: str, work_dir: str, overwrite: bool) -> None:
+    """A relative --show-dir goes to ``work_dir/<timestamp>/show_dir`` (always new). One
+    outside the work dir (an absolute path) gets one panel per input named like the input
+    image: refuse it if it already holds files (e.g. the dataset's own image folder)."""
+    target = show_dir if osp.isabs(show_dir) else None
+    if target is None and '..' not in show_dir.replace('\\', '/').split('/'):
+        return
+    target = target or osp.join(work_dir, 'TIMESTAMP', show_dir)
+    if osp.exists(target) and not osp.isdir(target):
+        raise InputError(f'--show-dir {show_dir}: exists and is not a folder')
+    if osp.isdir(target) and os.listdir(target) and not overwrite:
+        raise InputError(f'--show-dir {show_dir}: a folder outside the work dir that already '
+                         'holds files; panels are named like the input images and would '
+                         'replace files of the same names there (the dataset images, if it is '
+                         'their folder). Give a new or empty folder, a relative path (saved '
+                         'under the work dir), or pass --overwrite')
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -78,6 +98,13 @@ def main():
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # testing loads every tensor of the model: the parts a training config lets a stage leave
+    # uninitialised (load_from_allow_missing, load_from_strict) would predict at random here
+    cfg.pop('load_from_allow_missing', None)
+    if 'load_from_strict' not in (args.cfg_options or {}):  # only an explicit option relaxes it
+        cfg.load_from_strict = True
+    if args.show_dir:
+        check_show_dir(args.show_dir, cfg.work_dir, args.overwrite)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     if args.tta:

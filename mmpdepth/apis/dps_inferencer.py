@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from mmengine.visualization import Visualizer
 
-from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, write_depth_png
+from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, read_image, write_depth_png
 from mmpdepth.registry import DATASETS, VISUALIZERS
 from mmpdepth.visualization import DPSLocalVisualizer
 
@@ -102,7 +102,8 @@ class DPSInferencer(BaseInferencer):
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
         """Strict: the checkpoint must hold every tensor of the model with its shape."""
         if checkpoint is not None:
-            from mmpdepth.engine.runner import check_weights_complete
+            from mmpdepth.engine.runner import check_weights_complete, check_weights_finite
+            check_weights_finite(checkpoint, self._weights_path or 'checkpoint')
             check_weights_complete(model, checkpoint, self._weights_path or 'checkpoint')
         super()._load_weights_to_model(model, checkpoint, cfg)
 
@@ -145,9 +146,7 @@ class DPSInferencer(BaseInferencer):
             name = osp.splitext(osp.basename(path))[0]
             if not osp.isfile(path):
                 raise ValueError(f'{path}: file not found')
-            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise ValueError(f'{path}: not an image (or a broken file)')
+            img = read_image(path)  # the guarded reader: pixel-count limit, clear errors
         notes = []
         if img.dtype == np.uint16:
             img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
@@ -189,12 +188,19 @@ class DPSInferencer(BaseInferencer):
             items = list(inputs)
         else:
             items = [inputs]
-        ok, errors = [], []
+        ok, errors, names = [], [], {}
         for i, item in enumerate(items):
             try:
-                ok.append(self.read_input(item, i))
+                it = self.read_input(item, i)
             except ValueError as e:
                 errors.append(str(e))
+                continue
+            if it['name'] in names:  # frame.png, frame.jpg: one set of outputs would remain
+                errors.append(f'{it["img_path"] or it["name"]}: its outputs would be named '
+                              f'{it["name"]} like those of {names[it["name"]]}; rename one')
+                continue
+            names[it['name']] = it['img_path'] or it['name']
+            ok.append(it)
         if not ok and not errors:
             errors.append('no input given')
         return ok, errors
@@ -344,10 +350,12 @@ class DPSInferencer(BaseInferencer):
                                              s.scores.tolist(), s.areas.tolist()):
                 mean_depth = None
                 if depth is not None and area > 0:
-                    mean_depth = round(float(depth[ids == sid].mean()), 3)
+                    mean_depth = float(depth[ids == sid].mean())
+                    mean_depth = round(mean_depth, 3) if np.isfinite(mean_depth) else None
                 segs.append(dict(id=int(sid), **{'class': int(lbl)},
                                  class_name=names[lbl] if lbl < len(names) else str(lbl),
-                                 score=round(float(score), 4), area=int(area),
+                                 score=round(float(score), 4) if np.isfinite(score) else None,
+                                 area=int(area),
                                  mean_depth=mean_depth))
         return dict(name=name, panoptic=ids, depth=depth, segments=segs,
                     cam_intrinsic=sample.metainfo.get('cam_intrinsic'))
@@ -356,13 +364,19 @@ class DPSInferencer(BaseInferencer):
         name = pred['name']
         for sub in ('panoptic', 'depth', 'segments'):
             os.makedirs(osp.join(pred_dir, sub), exist_ok=True)
+        # the model's void class (test_cfg.fusion.void_label) -> the format's void, as
+        # tools/analysis_tools/eval_dpq.py reads it
+        ids = np.asarray(pred['panoptic'], np.int64)
+        void = self.cfg.model.get('test_cfg', {}).get('fusion', {}).get('void_label', 255)
+        ids = np.where(ids // self.label_divisor == void,
+                       CITYSCAPES_DVPS_FORMAT.void_category * self.label_divisor, ids)
         CITYSCAPES_DVPS_FORMAT.write_pred_ids([osp.join(pred_dir, 'panoptic', f'{name}.png')],
-                                              pred['panoptic'], self.label_divisor)
+                                              ids, self.label_divisor)
         if pred['depth'] is not None:
             write_depth_png(osp.join(pred_dir, 'depth', f'{name}.png'), pred['depth'])
         with open(osp.join(pred_dir, 'segments', f'{name}.json'), 'w') as f:
             json.dump(dict(image=img_path or name, label_divisor=self.label_divisor,
-                           segments=pred['segments']), f, indent=1)
+                           segments=pred['segments']), f, indent=1, allow_nan=False)
 
     def _write_point_cloud(self, pcd_dir: str, name: str, rgb: np.ndarray, ids: np.ndarray,
                            depth: np.ndarray, cam: dict, max_depth: float,

@@ -120,8 +120,9 @@ def test_demo_predictions_round_trip_through_eval_dpq(inferencer, images, tmp_pa
         Image.open(p).save(osp.join(folder, osp.basename(p)))
     cfg_path = str(tmp_path / 'cfg.py')
     inferencer.cfg.dump(cfg_path)
-    assert image_demo.main([folder, cfg_path, '--out-dir', out_dir, '--save-pcd',
-                            '--fx', '230', '--fy', '230', '--cx', '128', '--cy', '64']) == 0
+    assert image_demo.main([folder, cfg_path, '--random-weights', '--out-dir', out_dir,
+                            '--save-pcd', '--fx', '230', '--fy', '230', '--cx', '128',
+                            '--cy', '64']) == 0
     # use the predictions as GT (Cityscapes-DVPS GT naming) and evaluate them against themselves
     gt = tmp_path / 'gt'
     gt.mkdir()

@@ -12,26 +12,31 @@ the intrinsics used in ``{name}_camera.json``). Sky and no-depth pixels are left
 point cloud (``--keep-sky`` keeps the sky). Without intrinsics the point cloud uses a 60 degree
 horizontal field of view, and ``{name}_camera.json`` says so.
 """
-import argparse
 import os
 import os.path as osp
 import sys
 
 from mmpdepth.apis import DPSInferencer
+from mmpdepth.apis.dps_inferencer import IMG_EXTENSIONS
 from mmpdepth.datasets.base_dps_dataset import check_intrinsics, read_camera_json
-from mmpdepth.utils.cli import InputError, run_tool
+from mmpdepth.utils.cli import InputError, ToolArgumentParser, positive_int, run_tool
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='DPS inference on images')
+    p = ToolArgumentParser(description='DPS inference on images')
     p.add_argument('inputs', help='image file or folder')
     p.add_argument('config', help='config file')
-    p.add_argument('--weights', default=None, help='checkpoint')
+    p.add_argument('--weights', default=None, help='checkpoint (required, unless '
+                   '--random-weights)')
+    p.add_argument('--random-weights', action='store_true',
+                   help='run the randomly initialised model of CONFIG without a checkpoint '
+                   '(meaningless predictions; for testing the pipeline only)')
     p.add_argument('--out-dir', default='outputs')
     p.add_argument('--overwrite', action='store_true',
                    help='write into an --out-dir that already holds files')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--batch-size', type=int, default=1)
+    p.add_argument('--batch-size', type=positive_int, default=1,
+                   help='images per forward pass (>= 1)')
     p.add_argument('--show', action='store_true')
     p.add_argument('--no-save-vis', action='store_true')
     p.add_argument('--no-save-pred', action='store_true')
@@ -71,6 +76,12 @@ def main(argv=None) -> int:
     if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.overwrite:
         raise InputError(f'--out-dir {args.out_dir}: not empty (pass --overwrite to write into '
                          'it, replacing results of the same names)')
+    if osp.isfile(args.inputs) and osp.splitext(args.inputs)[1].lower() in IMG_EXTENSIONS:
+        DPSInferencer.read_input(args.inputs, 0)  # an unreadable image: say so before loading
+    if args.weights is None and not args.random_weights:
+        raise InputError('--weights: no checkpoint given; predictions of the randomly '
+                         'initialised model are meaningless (pass --weights CKPT, or '
+                         '--random-weights to run it anyway)')
     inferencer = DPSInferencer(args.config, args.weights, device=args.device)
     out = inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir,
                      show=args.show, no_save_vis=args.no_save_vis,

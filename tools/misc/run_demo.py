@@ -12,7 +12,6 @@
 
 Everything is built from the config by mmengine's Runner (``DPSRunner``).
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -27,7 +26,7 @@ from mmengine.registry import init_default_scope
 import mmpdepth  # noqa: F401
 from mmpdepth.datasets.synthetic import write_synthetic_dps
 from mmpdepth.registry import RUNNERS
-from mmpdepth.utils.cli import InputError, run_tool
+from mmpdepth.utils.cli import InputError, ToolArgumentParser, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
@@ -84,7 +83,7 @@ def claim_output_dir(out_dir: str, overwrite: bool) -> None:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = ToolArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--config', default=CONFIG)
     p.add_argument('--iters', type=int, default=600)
     p.add_argument('--data', default=osp.join(ROOT, 'data/synthetic_dps'))
