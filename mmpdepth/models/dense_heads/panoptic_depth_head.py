@@ -264,12 +264,13 @@ class PanopticDepthHead(BaseModule):
         if with_depth_loss:
             dz = outs['depth_embed'].sum() * 0.0
             pairs = {k: torch.cat([d[k] for d in depth]) for k in depth[0]}
-            losses['loss_depth'] = self.loss_depth.loss_pixel(pairs['pred'], pairs['gt']) \
-                if len(pairs['pred']) else dz
+            # the official order (it is the order of the sum that is backpropagated)
             if self.depth_generator.has_shift and self.loss_depth.with_instance_term:
                 losses['loss_depth_ins'] = self.loss_depth.loss_instance(
                     pairs['shift_pred'], pairs['shift_gt'], pairs['shift_img']) \
                     if len(pairs['shift_pred']) else dz
+            losses['loss_depth'] = self.loss_depth.loss_pixel(pairs['pred'], pairs['gt']) \
+                if len(pairs['pred']) else dz
         return losses
 
     def _select_single(self, i: int, tg: dict, outs: dict,
@@ -282,13 +283,14 @@ class PanopticDepthHead(BaseModule):
 
         Returns:
             tuple: ``things`` (one row per selected position: ``probs`` / ``targets`` (hw,)
-            mask probabilities and soft targets, ``weights``; metainfo ``num_instances``),
+            mask probabilities and soft targets, ``weights``, and where the kernel was taken:
+            ``levels``, ``positions`` (y·W_l + x), ``instances``; metainfo ``num_instances``),
             ``stuff`` (one row per class and level: ``probs``, ``targets``) and the depth
             pairs (``pred`` / ``gt`` pixel depths; ``shift_pred`` / ``shift_gt`` /
             ``shift_img`` instance shifts), empty without depth supervision.
         """
         pos_num = self.train_cfg['pos_num']
-        th_kernels, th_weights, th_depth_k, th_inst = [], [], [], []
+        th_kernels, th_weights, th_depth_k, th_inst, th_pos, th_lvl = [], [], [], [], [], []
         st_kernels, st_class, st_depth_k = [], [], []
         for li, (hl, wl) in enumerate(tuple(c.shape[-2:]) for c in outs['center_logits']):
             kmap = outs['kernel_maps'][li][i]
@@ -307,6 +309,8 @@ class PanopticDepthHead(BaseModule):
                 th_kernels.append(kmap.flatten(1)[:, pos.flatten()].t().reshape(len(idx), k, -1))
                 th_weights.append(w)
                 th_inst.append(idx)
+                th_pos.append(pos)
+                th_lvl.append(torch.full_like(pos, li))
                 if dkmap is not None:
                     th_depth_k.append(dkmap.flatten(1)[:, pos.flatten()].t().reshape(
                         len(idx), k, -1))
@@ -325,6 +329,8 @@ class PanopticDepthHead(BaseModule):
         things.probs, things.targets = embed.new_zeros(0, embed.shape[1]), \
             embed.new_zeros(0, embed.shape[1])
         things.weights = embed.new_zeros(0)
+        things.levels = things.positions = things.instances = torch.zeros(
+            0, dtype=torch.long, device=embed.device)
         if th_kernels:
             kern = torch.cat(th_kernels)  # (N, k, e)
             n_inst, k = kern.shape[:2]
@@ -334,6 +340,10 @@ class PanopticDepthHead(BaseModule):
             target = tg['inst_s4'][torch.cat(th_inst)].flatten(1)
             things.targets = target[:, None].expand(-1, k, -1).reshape(n_inst * k, -1)
             things.weights = (weights / weights.sum(1, keepdim=True).clamp(min=1e-8)).reshape(-1)
+            # where each row's kernel was taken: level, flat position y·W_l + x, instance index
+            things.levels = torch.cat(th_lvl).reshape(-1)
+            things.positions = torch.cat(th_pos).reshape(-1)
+            things.instances = torch.cat(th_inst)[:, None].expand(-1, k).reshape(-1)
         stuff = InstanceData()
         stuff.probs = embed.new_zeros(0, embed.shape[1])
         stuff.targets = embed.new_zeros(0, embed.shape[1])
