@@ -2,6 +2,7 @@
 
 Used by ``tools/analysis_tools/eval_dpq.py`` and by ``benchmarks/bench_dpq.py``.
 """
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -201,7 +202,7 @@ def _run(load, score, tasks: Sequence, nproc: int, progress: bool) -> List:
                         bar.update()
         else:
             fn = partial(_load_and_score, load, score)
-            with get_context('fork').Pool(nproc) as pool:
+            with get_context('fork').Pool(nproc, initializer=_ignore_sigint) as pool:
                 for r in pool.imap(fn, tasks, chunksize=max(1, len(tasks) // (nproc * 8))):
                     out.append(r)
                     if bar:
@@ -210,6 +211,12 @@ def _run(load, score, tasks: Sequence, nproc: int, progress: bool) -> List:
         if bar:  # end the progress line, also before an error message
             print(file=sys.stderr if isinstance(bar, _TextProgress) else sys.stdout)
     return out
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the main process, which stops the pool and reports it in
+    one line (otherwise every worker prints a KeyboardInterrupt traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _load_and_score(load, score, task):

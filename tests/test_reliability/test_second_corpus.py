@@ -598,3 +598,30 @@ def test_work_dir_lock_of_another_host_needs_break_lock(tmp_path):
     with WorkDirLock(str(tmp_path), break_lock=True):
         assert json.loads((tmp_path / LOCK_NAME).read_text())['pid'] == os.getpid()
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_ctrl_c_during_a_parallel_evaluation_prints_no_worker_tracebacks(tmp_path):
+    """SIGINT reaches the whole process group: the pool workers must leave it to the main
+    process (one line from eval_dpq's wrapper), not print a traceback each."""
+    import signal
+    import time
+    script = tmp_path / 'slow_eval.py'
+    script.write_text(
+        'import sys, time\n'
+        'from mmpdepth.evaluation.dvps_folder_evaluation import _run\n'
+        'def load(t):\n    time.sleep(0.5)\n    return t\n'
+        'def score(x):\n    return x\n'
+        'try:\n'
+        '    print("started", flush=True)\n'
+        '    _run(load, score, list(range(40)), 2, False)\n'
+        'except KeyboardInterrupt:\n'
+        '    print("interrupted", file=sys.stderr)\n'
+        '    sys.exit(130)\n')
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout.readline().strip() == 'started'
+    time.sleep(1.5)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err and err.strip() == 'interrupted', err
