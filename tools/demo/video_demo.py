@@ -13,15 +13,14 @@ same object keeps its colour. Writes under ``--out-dir``:
   ``tools/analysis_tools/eval_dpq.py`` reads (ids class * 1000 + track id), and
   ``preds/segments/`` (JSON per frame).
 """
-import argparse
 import os
 import os.path as osp
 
-from mmpdepth.utils.cli import InputError, run_tool
+from mmpdepth.utils.cli import InputError, ToolArgumentParser, run_tool
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='DPS inference on a video with tracked things')
+    p = ToolArgumentParser(description='DPS inference on a video with tracked things')
     p.add_argument('input', help='video file or folder of frames')
     p.add_argument('config', help='config file')
     p.add_argument('--weights', default=None, help='checkpoint')

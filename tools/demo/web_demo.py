@@ -14,7 +14,6 @@ Needs the optional web dependencies: ``pip install -r requirements/web.txt`` (Gr
 page only: its predictions mean nothing). The page has no authentication: keep ``--host`` at
 127.0.0.1 unless the network is yours.
 """
-import argparse
 import logging
 import os
 import os.path as osp
@@ -27,9 +26,9 @@ import traceback
 from typing import Dict, List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
 
-from mmpdepth.utils.cli import InputError, merge_cfg_options, run_tool
+from mmpdepth.utils.cli import (CfgOptionsAction, InputError, ToolArgumentParser,
+                                merge_cfg_options, run_tool)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -48,7 +47,7 @@ log = logging.getLogger('web_demo')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Depth-aware panoptic segmentation in the browser')
+    p = ToolArgumentParser(description='Depth-aware panoptic segmentation in the browser')
     p.add_argument('config', help='config file')
     p.add_argument('--weights', default=None, help='checkpoint of the config')
     p.add_argument('--random-weights', action='store_true',
@@ -61,7 +60,7 @@ def parse_args(argv=None):
                    help='horizontal field of view (degrees) assumed for uploads, whose camera '
                    'is unknown; it sets the point cloud intrinsics')
     p.add_argument('--max-depth', type=float, default=80.0, help='depth colour range (m)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override settings of the config, key=value')
     args = p.parse_args(argv)
     if (args.weights is None) == (not args.random_weights):

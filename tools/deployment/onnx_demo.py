@@ -9,16 +9,15 @@ MODEL_CFG; INPUTS an image or a folder. It writes what ``tools/demo/image_demo.p
 the graph runs in ONNX Runtime, thresholds, fusion and merge in the same Python code as
 PyTorch. A static export only takes images of its export size (after the test pipeline).
 """
-import argparse
 import os
 import os.path as osp
 import sys
 
-from mmpdepth.utils.cli import InputError, run_tool
+from mmpdepth.utils.cli import InputError, ToolArgumentParser, run_tool
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Exported (ONNX) model on images')
+    p = ToolArgumentParser(description='Exported (ONNX) model on images')
     p.add_argument('deploy_cfg', help='deploy config the model was exported with')
     p.add_argument('model_cfg', help='model config')
     p.add_argument('onnx', help='exported graph (end2end.onnx)')
@@ -28,7 +27,6 @@ def parse_args(argv=None):
                    help='write into an --out-dir that already holds files')
     p.add_argument('--device', default='cpu')
     p.add_argument('--max-depth', type=float, default=80.0, help='depth colour range (m)')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p.parse_args(argv)
 
 
