@@ -42,10 +42,7 @@ class CityscapesPanopticDataset(BaseDPSDataset):
             ann = anns.get(img['id'])
             if ann is None:
                 raise ValueError(f'{self.ann_file}: image {img["id"]} has no annotation')
-            city = img['file_name'].split('_')[0]
-            img_path = osp.join(img_dir, city, img['file_name'])
-            if not osp.isfile(img_path):
-                img_path = osp.join(img_dir, img['file_name'])
+            img_path = cityscapes_image_path(img_dir, img)
             segments = []
             for s in ann['segments_info']:
                 if s['category_id'] not in LABEL_ID_TO_TRAIN_ID:
@@ -62,3 +59,18 @@ class CityscapesPanopticDataset(BaseDPSDataset):
             info['cam_intrinsic'] = self.camera_for(info)
             data_list.append(info)
         return data_list
+
+
+def cityscapes_image_path(img_dir: str, image: dict) -> str:
+    """Path of a panoptic JSON ``images`` entry's image under ``leftImg8bit/{split}``.
+
+    Found as Detectron2 finds it: ``{city}/{id}_leftImg8bit.png`` from the image id
+    (cityscapesscripts' ``createPanopticImgs`` writes ``file_name`` as
+    ``..._gtFine_leftImg8bit.png``, a file that does not exist); else the entry's ``file_name``
+    in its city folder or directly in ``img_dir``. The first candidate when none exists.
+    """
+    names = [f'{image["id"]}_leftImg8bit.png'] if 'id' in image else []
+    names.append(image['file_name'])
+    candidates = [osp.join(img_dir, str(n).split('_')[0], n) for n in names] + \
+        [osp.join(img_dir, n) for n in names]
+    return next((c for c in candidates if osp.isfile(c)), candidates[0])

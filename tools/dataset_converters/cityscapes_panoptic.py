@@ -11,6 +11,7 @@ import sys
 
 
 def main(argv=None) -> int:
+    from mmpdepth.datasets.cityscapes_panoptic import cityscapes_image_path
     from mmpdepth.utils.cli import ToolArgumentParser
     p = ToolArgumentParser(description='Check a Cityscapes panoptic split')
     p.add_argument('--root', default='data/cityscapes')
@@ -36,8 +37,7 @@ def main(argv=None) -> int:
         return 2
     missing = []
     for img in data['images']:
-        city = img['file_name'].split('_')[0]
-        path = osp.join(args.root, 'leftImg8bit', args.split, city, img['file_name'])
+        path = cityscapes_image_path(osp.join(args.root, 'leftImg8bit', args.split), img)
         if not osp.isfile(path):
             missing.append(path)
     for a in data['annotations']:

@@ -10,7 +10,8 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
          saturation_range=(0.5, 1.5), hue_delta=18),
     dict(type='DPSRandomFlip', prob=0.5),
-    dict(type='PackDPSInputs'),
+    # boxes on the last pixel, as the official DPS mapper (thing level assignment and radius)
+    dict(type='PackDPSInputs', bbox_max_inclusive=True),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

@@ -11,8 +11,12 @@ from mmengine.structures import InstanceData, PixelData
 from mmpdepth.registry import TRANSFORMS
 
 
-def instances_from_maps(sem: np.ndarray, inst: np.ndarray):
-    """Instance labels, masks (N, H, W) uint8 and boxes (N, 4) xyxy from the dense maps."""
+def instances_from_maps(sem: np.ndarray, inst: np.ndarray, bbox_max_inclusive: bool = False):
+    """Instance labels, masks (N, H, W) uint8 and boxes (N, 4) xyxy from the dense maps.
+
+    Boxes end one past the last pixel (mmdet, Detectron2 ``BitMasks``), or on the last pixel
+    with ``bbox_max_inclusive`` (the official DPS mapper)."""
+    end = 0 if bbox_max_inclusive else 1
     ids = np.unique(inst)
     ids = ids[ids > 0]
     h, w = inst.shape
@@ -25,7 +29,7 @@ def instances_from_maps(sem: np.ndarray, inst: np.ndarray):
         vals = sem[m]
         labels[k] = np.bincount(vals).argmax()  # one class per instance by construction
         ys, xs = np.nonzero(m)
-        boxes[k] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        boxes[k] = (xs.min(), ys.min(), xs.max() + end, ys.max() + end)
     return labels, masks, boxes
 
 
@@ -43,6 +47,13 @@ class PackDPSInputs(BaseTransform):
       included, as the official stuff head is trained on all 19).
     - gt_depth_map (PixelData): ``data`` (1, H, W) float32 metres, 0 = invalid.
     - metainfo: the ``meta_keys`` present in the results.
+
+    Args:
+        meta_keys (Sequence[str]): results keys copied to the metainfo.
+        bbox_max_inclusive (bool): boxes end on the last pixel (x_max, y_max) instead of one
+            past it. The official DPS mapper makes them so; the thing targets use them (level
+            assignment by sqrt(box area), Gaussian radius). Defaults to False (mmdet, and the
+            official panoptic-stage mapper).
     """
 
     def __init__(self,
@@ -50,9 +61,10 @@ class PackDPSInputs(BaseTransform):
                                              'scale_factor', 'flip', 'flip_direction',
                                              'pan_path', 'sem_path', 'inst_path', 'depth_path',
                                              'ann_format', 'seq_id', 'cam_intrinsic',
-                                             'depth_scale', 'segments_info', 'crop_offset')
-                 ) -> None:
+                                             'depth_scale', 'segments_info', 'crop_offset'),
+                 bbox_max_inclusive: bool = False) -> None:
         self.meta_keys = tuple(meta_keys)
+        self.bbox_max_inclusive = bbox_max_inclusive
 
     def transform(self, results: dict) -> dict:
         packed = {}
@@ -63,7 +75,8 @@ class PackDPSInputs(BaseTransform):
         sample = DetDataSample()
         if 'gt_instance_map' in results and 'gt_seg_map' in results:
             labels, masks, boxes = instances_from_maps(results['gt_seg_map'],
-                                                       results['gt_instance_map'])
+                                                       results['gt_instance_map'],
+                                                       self.bbox_max_inclusive)
             h, w = results['gt_seg_map'].shape
             sample.gt_instances = InstanceData(labels=to_tensor(labels),
                                                masks=BitmapMasks(masks, h, w),
@@ -80,4 +93,5 @@ class PackDPSInputs(BaseTransform):
         return packed
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+        return (f'{type(self).__name__}(meta_keys={self.meta_keys}, '
+                f'bbox_max_inclusive={self.bbox_max_inclusive})')
