@@ -75,14 +75,12 @@ def test_scope_registries_hold_nothing_and_fall_through_to_mmdet():
     assert MMPDEPTH_SCOPE_REGISTRIES['METRICS'].get('DPQMetric') is not None
 
 
-def test_before_the_import_an_absolute_path_works_and_the_prefix_does_not(tmp_path):
+def test_before_the_import_an_absolute_path_works_and_the_prefix_does_not(tmp_path, capsys):
     """mmengine reads ``_base_`` before ``custom_imports``: a fresh process that has not
     imported mmpdepth resolves an absolute path (as printed by ``python -m
     mmpdepth.utils.package_configs NAME``), not the ``mmpdepth::`` prefix."""
-    printed = subprocess.run([sys.executable, '-m', 'mmpdepth.utils.package_configs', TINY],
-                             capture_output=True, text=True, cwd=tmp_path)
-    assert printed.returncode == 0, printed.stderr
-    path = printed.stdout.strip()
+    assert package_configs.main([TINY]) == 0
+    path = capsys.readouterr().out.strip()
     assert osp.isabs(path) and osp.samefile(path, osp.join(ROOT, 'configs', TINY))
     (tmp_path / 'by_path.py').write_text(f'_base_ = [{path!r}]\ntrain_cfg = dict(max_iters=3)\n')
     (tmp_path / 'by_prefix.py').write_text(f"_base_ = ['mmpdepth::{TINY}']\n")
