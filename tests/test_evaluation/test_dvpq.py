@@ -185,3 +185,40 @@ def test_eval_dpq_cli_dvpq_table_and_json(sequences, tmp_path, capsys):
     assert saved['DVPQ_th_4'] == pytest.approx(ref['DVPQ_th_4'])
     assert eval_dpq.main(args + ['--eval-frames', '2']) == 2
     assert '--dvpq evaluates k = 1..4' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('protocol', ['cityscapes-dvps', 'semkitti-dvps'])
+def test_window_stats_from_frame_histograms_equal_the_concatenated_frames(protocol):
+    """Random maps with shared ids, void, an id equal to the wrong-depth id and random depth
+    levels: the summed frame histograms score like the frames side by side."""
+    from mmpdepth.evaluation.functional import get_protocol, window_stats
+    from mmpdepth.evaluation.functional.window_histograms import (
+        frame_histogram, window_stats_from_histograms)
+    p = get_protocol(protocol)
+    rng = np.random.default_rng(1)
+    div = p.label_divisor
+
+    def ids(shape):
+        cls = rng.choice(list(range(p.num_classes)) + [p.void_category], shape)
+        inst = np.where(np.isin(cls, p.thing_classes), rng.integers(0, 4, shape), 0)
+        return cls.astype(np.int64) * div + inst
+
+    frames = []
+    for _ in range(3):
+        gt, pred = ids((12, 16)), ids((12, 16))
+        pred[0, :3] = p.wrong_depth_id  # a prediction that already uses the id
+        frames.append((gt, pred, rng.integers(0, 4, (12, 16)).astype(np.uint8)))
+    lams = (None, 0.5, 0.25, 0.1)
+    for k in (1, 2, 3):
+        w = frames[:k]
+        ref = window_stats([f[0] for f in w], [f[1] for f in w], None, None, p, lams,
+                           depth_levels=[f[2] for f in w])
+        got = window_stats_from_histograms([frame_histogram(*f) for f in w], p, lams)
+        for lam in lams:
+            np.testing.assert_array_equal(got[lam].to_array(), ref[lam].to_array())
+    no_depth = window_stats_from_histograms([frame_histogram(f[0], f[1]) for f in frames], p,
+                                            (None, ))
+    np.testing.assert_array_equal(
+        no_depth[None].to_array(),
+        window_stats([f[0] for f in frames], [f[1] for f in frames], None, None, p,
+                     (None, ))[None].to_array())

@@ -16,6 +16,7 @@ from mmpdepth.registry import METRICS
 from ..functional import (DPQ_THRESHOLDS, DVPSProtocol, PQStats, depth_sums, get_protocol,
                           summarize_depth, summarize_dpq, summarize_pq, window_stats)
 from ..functional.depth_metrics import depth_error_level
+from ..functional.window_histograms import frame_histogram, window_stats_from_histograms
 from ..result_table import classwise_table, summary_table
 
 
@@ -182,16 +183,14 @@ class DPQMetric(BaseMetric):
         if protocol.sequence_frames is not None and self._recent \
                 and self._recent[-1][0] != seq_id:
             self._recent = []  # Cityscapes-DVPS: windows stay inside a sequence
-        frames = self._recent + [(seq_id, gt, pred_ids, level)]
+        # a frame's (GT, prediction, depth level) histogram: a window's is the sum of its
+        # frames', so no map is kept and no frames are concatenated
+        frames = self._recent + [(seq_id, frame_histogram(gt, pred_ids, level))]
         out = {}
         for k in self.dvpq_frames:
             if k == 1 or len(frames) < k:
                 continue
-            window = frames[-k:]
-            levels = [f[3] for f in window]
-            stats = window_stats([f[1] for f in window], [f[2] for f in window], None, None,
-                                 protocol, lams,
-                                 depth_levels=None if any(x is None for x in levels) else levels)
+            stats = window_stats_from_histograms([f[1] for f in frames[-k:]], protocol, lams)
             out[k] = {lam: v.to_array() for lam, v in stats.items()}
         keep = max(self.dvpq_frames) - 1
         self._recent = frames[-keep:] if keep > 0 else []
