@@ -8,6 +8,8 @@ from typing import Dict, List, Optional
 
 from mmdet.datasets import BaseDetDataset
 
+from mmpdepth.formats import check_image_size
+
 #: where users learn to download and lay out the datasets (named in missing-data errors)
 DATA_DOC = 'docs/en/dataset_prepare.md'
 
@@ -90,6 +92,8 @@ class BaseDPSDataset(BaseDetDataset):
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
         info['dataset_meta'] = self.metainfo  # read by LoadDPSAnnotations
+        if osp.isfile(info['img_path']):  # a huge declared size: refused before decoding
+            check_image_size(info['img_path'])
         return info
 
     # -- camera ----------------------------------------------------------------------------------

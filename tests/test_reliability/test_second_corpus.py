@@ -623,3 +623,18 @@ def test_ctrl_c_during_a_parallel_evaluation_prints_no_worker_tracebacks(tmp_pat
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert 'Traceback' not in err and err.strip() == 'interrupted', err
+
+
+def test_dataset_image_with_a_huge_declared_size_names_the_file(tmp_path):
+    from mmengine.registry import init_default_scope
+
+    from mmpdepth.registry import DATASETS
+    init_default_scope('mmdet')
+    d = write_cityscapes_dvps(str(tmp_path), n=1)
+    victim = bomb_png(osp.join(d, [f for f in os.listdir(d) if f.endswith('_leftImg8bit.png')][0]))
+    ds = DATASETS.build(dict(type='CityscapesDPSDataset', data_root=str(tmp_path), ann_file='',
+                             data_prefix=dict(img_path='video_sequence/val'),
+                             pipeline=[dict(type='LoadImageFromFile'),
+                                       dict(type='LoadDPSAnnotations')]))
+    with pytest.raises(ValueError, match=f'{victim}: declares 200000x200000 px'):
+        ds[0]
