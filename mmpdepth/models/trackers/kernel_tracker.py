@@ -58,8 +58,8 @@ class KernelTracker:
             started by false positives that could later take a real object's place, but a
             real object first seen with a low score starts a track one frame later.
         memory (int): a track unseen for ``memory`` consecutive frames ends (1: it must be
-            matched in the next frame). Longer: an object hidden for a few frames gets its id back, at
-            the risk of a new object of the same class taking the old id.
+            matched in the next frame). Longer: an object hidden for a few frames gets its id
+            back, at the risk of a new object of the same class taking the old id.
         momentum (float): weight of the old embedding in the update (0: the last kernel only).
             Higher: steadier embeddings, slower to follow an object's change in appearance.
         iou_weight (float): weight of the mask IoU with the track's last mask in the
