@@ -638,3 +638,18 @@ def test_dataset_image_with_a_huge_declared_size_names_the_file(tmp_path):
                                        dict(type='LoadDPSAnnotations')]))
     with pytest.raises(ValueError, match=f'{victim}: declares 200000x200000 px'):
         ds[0]
+
+
+def test_static_onnx_export_with_a_second_image_of_another_size(tmp_path, trained):
+    pytest.importorskip('mmdeploy')
+    pytest.importorskip('onnxruntime')
+    from .test_bad_input_corpus import png
+    rng = np.random.default_rng(0)
+    first, second = str(tmp_path / 'a.png'), str(tmp_path / 'b.png')
+    png(first, rng.integers(0, 255, (128, 256, 3), dtype=np.uint8))
+    png(second, rng.integers(0, 255, (128, 160, 3), dtype=np.uint8))  # another aspect ratio
+    work = tmp_path / 'deploy'
+    r = call_tool(DEPLOY, [STATIC, TINY, ckpt_of(trained[0]), first, second, '--work-dir',
+                           str(work)])
+    assert_clear_error(r, second, 'static graph was exported for', 'dynamic deploy config')
+    assert (work / 'end2end.onnx').exists() and not (work / 'parity.json').exists()
