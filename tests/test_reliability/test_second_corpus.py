@@ -606,7 +606,9 @@ def test_ctrl_c_during_a_parallel_evaluation_prints_no_worker_tracebacks(tmp_pat
     script = tmp_path / 'slow_eval.py'
     script.write_text(
         'import sys, time\n'
-        'from mmpdepth.evaluation.dvps_folder_evaluation import _run\n'
+        'sys.path.insert(0, "tools/analysis_tools")\n'
+        'import eval_dpq\n'  # the light import of the evaluator (no torch), as the tool runs
+        '_run = eval_dpq._folders._run\n'
         'def load(t):\n    time.sleep(0.5)\n    return t\n'
         'def score(x):\n    return x\n'
         'try:\n'
