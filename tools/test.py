@@ -70,7 +70,7 @@ def check_show_dir(show_dir: str, work_dir: str, overwrite: bool) -> None:
     target = show_dir if osp.isabs(show_dir) else None
     if target is None and '..' not in show_dir.replace('\\', '/').split('/'):
         return
-    target = target or osp.join(work_dir, 'TIMESTAMP', show_dir)
+    target = target or osp.normpath(osp.join(work_dir, 'TIMESTAMP', show_dir))
     if osp.exists(target) and not osp.isdir(target):
         raise InputError(f'--show-dir {show_dir}: exists and is not a folder')
     if osp.isdir(target) and os.listdir(target) and not overwrite:

@@ -85,6 +85,10 @@ def test_show_dir_that_is_the_dataset_image_folder_is_refused(tmp_path, trained)
     r = call_tool(TEST, [TINY, ckpt_of(work), '--work-dir', str(tmp_path / 'w'), '--show-dir',
                          str(images)])
     assert_clear_error(r, str(images), '--overwrite', 'named like the input images')
+    # a relative path that climbs out of WORK_DIR/<timestamp>/ to the same folder
+    r = call_tool(TEST, [TINY, ckpt_of(work), '--work-dir', str(tmp_path / 'w'), '--show-dir',
+                         '../../leftImg8bit'])
+    assert_clear_error(r, '../../leftImg8bit', '--overwrite', 'named like the input images')
     assert snapshot(str(images)) == before
 
 
