@@ -20,7 +20,7 @@ import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
 from mmpdepth.registry import RUNNERS
 from mmpdepth.utils.cli import (CfgOptionsAction, InputError, ToolArgumentParser,
-                                merge_cfg_options, run_tool)
+                                merge_cfg_options, run_tool, unwritable_output)
 
 
 def parse_args():
@@ -93,6 +93,9 @@ def main():
             raise InputError(f'--out {args.out}: must be a .pkl file')
         if osp.exists(args.out) and not args.overwrite:
             raise InputError(f'--out {args.out}: exists (pass --overwrite to replace it)')
+        problem = unwritable_output(args.out, '--out')  # before hours of testing
+        if problem:
+            raise InputError(problem)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -2,6 +2,8 @@
 import argparse
 import difflib
 import inspect
+import os
+import os.path as osp
 import pickle
 import sys
 from typing import Callable, Iterable, List, Optional, Sequence
@@ -50,6 +52,20 @@ class CfgOptionsAction(DictAction):
                 parser.error(f'{option_string} {kv}: expected key=value (e.g. '
                              'train_cfg.max_iters=100), got no "="')
         super().__call__(parser, namespace, values, option_string)
+
+
+def unwritable_output(path: str, option: str) -> Optional[str]:
+    """Why the file ``path`` (given as ``option``) could not be written, checked before the
+    work starts: its folder, or the nearest existing one above it, is a file or not writable.
+    None if it can be written."""
+    parent = osp.dirname(osp.abspath(path))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        return f'{option} {path}: {parent} is a file, not a folder'
+    if not os.access(parent, os.W_OK):
+        return f'{option} {path}: the folder {parent} is not writable'
+    return None
 
 
 def run_tool(main: Callable[[], Optional[int]], argv: Optional[Sequence[str]] = None) -> None:

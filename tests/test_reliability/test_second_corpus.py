@@ -659,3 +659,12 @@ def test_static_onnx_export_with_a_second_image_of_another_size(tmp_path, traine
                            str(work)])
     assert_clear_error(r, second, 'static graph was exported for', 'dynamic deploy config')
     assert (work / 'end2end.onnx').exists() and not (work / 'parity.json').exists()
+
+
+def test_test_out_in_a_file_is_refused_before_testing(tmp_path, trained):
+    blocker = tmp_path / 'results'
+    blocker.write_text('a file')
+    r = call_tool(TEST, [TINY, ckpt_of(trained[0]), '--work-dir', str(tmp_path / 'w'), '--out',
+                         str(blocker / 'preds.pkl')])
+    assert_clear_error(r, str(blocker / 'preds.pkl'), 'is a file, not a folder')
+    assert not (tmp_path / 'w').exists()  # nothing ran
