@@ -29,8 +29,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmpdepth  # noqa: F401
-from mmpdepth.models.layers.precision import (PRECISIONS, autocast_dtype, cpu_has_native_bf16,
-                                              inference_autocast, resolve_precision, to_float32)
+from mmpdepth.models.layers.precision import (PRECISIONS, autocast_dtype, cpu_bf16_speedup,
+                                              cpu_has_native_bf16, inference_autocast,
+                                              resolve_precision, to_float32)
 from mmpdepth.registry import MODELS
 
 
@@ -103,6 +104,10 @@ def flops(model, h, w) -> float:
         return analyzer.total() / 1e9
 
 
+#: the stages whose multiply-adds the floor counts
+NETWORK_STAGES = ('backbone', 'fpn', 'heads + embeddings')
+
+
 def timed_predict(model, img, meta, stages, precision='fp32'):
     """One full predict as ``PanopticDepth.predict`` runs it, timed per stage."""
     ds = DetDataSample(metainfo=meta)
@@ -149,15 +154,22 @@ def main():
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
-    precisions = []
+    precisions = []  # (label, resolved precision), one row per resolved precision
     for p in args.precisions:
         r = resolve_precision(p, 'cpu')
-        label = f'{p} -> {r}' if p == 'auto' else p
-        if r not in [q for _, q in precisions]:
+        label = f'auto -> {r}' if p == 'auto' else p
+        known = [q for _, q in precisions]
+        if r in known:
+            i = known.index(r)
+            precisions[i] = (f'{precisions[i][0]} (= auto)' if p == 'auto' else label, r)
+        else:
             precisions.append((label, r))
     print(f'config: {args.config}\nparameters: {count_params(model):,}\n'
           f'threads: {torch.get_num_threads()}, torch {torch.__version__}\n'
-          f'CPU: {cpu_description()}; oneDNN native bf16: {cpu_has_native_bf16()}\n'
+          f'CPU: {cpu_description()}\n'
+          f'oneDNN bf16: {cpu_has_native_bf16()} (emulated without avx512_bf16 / amx); bf16 '
+          f'3x3 conv measured {cpu_bf16_speedup():.2f}x fp32 -> auto picks '
+          f'{resolve_precision("auto", "cpu")}\n'
           f'load average at start: {" ".join(f"{v:.1f}" for v in os.getloadavg())}')
     rates = {r: machine_rates(autocast_dtype(r) or torch.float32) for _, r in precisions}
     print('\nmachine rates (GMAC/s, best of 3): ' + '; '.join(
@@ -175,13 +187,18 @@ def main():
             lat = [timed_predict(model, img, meta, stages, r) for _ in range(args.repeats)]
             rows.append((size, label, r, gmac, statistics.median(lat), stages))
     print(f'\n{"input":>10s} {"precision":>13s} {"GMACs":>8s} {"latency (s)":>12s} '
-          f'{"floor (s)":>10s} {"ratio":>6s} {"speed-up":>8s}')
+          f'{"network (s)":>12s} {"floor (s)":>10s} {"ratio":>6s} {"net ratio":>9s} '
+          f'{"speed-up":>8s}')
     base = {}
-    for size, label, r, gmac, lat, _ in rows:
+    for size, label, r, gmac, lat, stages in rows:
         base.setdefault(size, lat)
         floor = gmac / rates[r]['conv']
-        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {lat:12.2f} {floor:10.2f} '
-              f'{lat / floor:6.2f} {base[size] / lat:7.2f}x')
+        net = sum(statistics.median(stages[k]) for k in NETWORK_STAGES)
+        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {lat:12.2f} {net:12.2f} {floor:10.2f} '
+              f'{lat / floor:6.2f} {net / floor:9.2f} {base[size] / lat:7.2f}x')
+    print('ratio = latency / floor; net ratio = (backbone + FPN + heads) / floor; the floor '
+          'counts the network only, and with random weights the merge is its worst case '
+          '(every mask spread over the image): pass --checkpoint for a trained model\'s')
     for size, label, r, _, lat, stages in rows:
         print(f'\nwhere the time goes at {size}, {label} (median s):')
         for name, ts in stages.items():
