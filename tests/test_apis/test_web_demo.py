@@ -166,15 +166,17 @@ def test_upload_shows_overlay_depth_point_cloud_and_segments(page, server, tmp_p
     assert glb[:4] == b'glTF' and len(glb) > 1000
     canvas = page.locator('#pointcloud canvas')
     assert canvas.count() == 1
-    drawn = 0
-    for _ in range(60):  # software WebGL takes a few seconds
+    background = drawn = 0
+    for _ in range(60):  # software WebGL takes a few seconds (the canvas is blank before)
         shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert('RGB'))
-        shot = shot.astype(int)
-        drawn = int((np.abs(shot - VIEWER_BACKGROUND).max(-1) > 40).sum())
-        if drawn > 200:
+        off = np.abs(shot.astype(int) - VIEWER_BACKGROUND).max(-1)
+        background = (off <= 6).mean()  # the viewer's clear colour: WebGL renders
+        drawn = int(((off > 40) & (shot.min(-1) < 240)).sum())  # coloured points on it
+        if background > 0.5 and drawn > 200:
             break
         time.sleep(0.5)
-    assert drawn > 200, 'the point cloud viewer drew nothing'
+    assert background > 0.5 and drawn > 200, f'the point cloud viewer drew nothing ' \
+        f'({background:.0%} background, {drawn} point pixels)'
     # downloads: the PLY is the point cloud, the PNGs the panoptic ids and the depth
     with page.expect_download() as dl:
         page.click('#download-ply')
