@@ -1,7 +1,6 @@
 """Pictures that explain themselves: titles, class legend, a no-depth colour no class uses, a
 colour bar and text that grow with the image."""
 import numpy as np
-import pytest
 import torch
 from matplotlib import colormaps
 from mmdet.structures import DetDataSample
