@@ -27,6 +27,7 @@ CHROMIUM = '/usr/bin/chromium'
 VIEWER_BACKGROUND = np.array([20, 20, 26])
 
 # not skipped when missing: requirements/tests.txt installs them, .ci/run installs Chromium
+os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
 import gradio  # noqa: F401,E402
 from playwright import sync_api  # noqa: E402
 
