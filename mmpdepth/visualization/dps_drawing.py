@@ -67,12 +67,16 @@ def segment_boundaries(ids: np.ndarray) -> np.ndarray:
 def overlay_panoptic(img: np.ndarray, ids: np.ndarray, palette, label_divisor: int,
                      thing_classes: Sequence[int], alpha: float = 0.6,
                      class_names: Optional[Sequence[str]] = None) -> np.ndarray:
-    """Blend the coloured panoptic map on an RGB image, with white outlines and optional labels
-    (class names on segments larger than 0.3 % of the image)."""
+    """Blend the coloured panoptic map on an RGB image, with white outlines (1 px per 512 px of
+    height) and optional labels (class names on segments larger than 0.3 % of the image)."""
     colours = colourize_panoptic(ids, palette, label_divisor, thing_classes)
     out = (img.astype(np.float32) * (1 - alpha) + colours.astype(np.float32) * alpha)
     out = out.clip(0, 255).astype(np.uint8)
-    out[segment_boundaries(ids)] = (255, 255, 255)
+    edges = segment_boundaries(ids)
+    width = max(1, ids.shape[0] // 512)  # outlines stay visible when a large picture shrinks
+    if width > 1:
+        edges = cv2.dilate(edges.astype(np.uint8), np.ones((width, width), np.uint8)) > 0
+    out[edges] = (255, 255, 255)
     if class_names is not None:
         scale, thick = text_style(ids.shape[0])
         scale, thick = scale * 0.75, max(1, thick - 1)
