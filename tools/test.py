@@ -1,7 +1,7 @@
 """Test (evaluate) a checkpoint (mmdet-style); prints PQ / DPQ / depth errors.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--show] [--tta] [--overwrite] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--show] [--tta] [--precision P] [--overwrite] [--cfg-options k=v ...] [--launcher ...]
         [--debug]
 
 Expected errors print one line and exit with status 2; --debug shows the traceback. The
@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 import mmpdepth  # noqa: F401  (registers components; checks the install)
 from mmpdepth.engine.cpu_distributed import init_cpu_process_group_if_needed
+from mmpdepth.models.layers.precision import PRECISIONS
 from mmpdepth.registry import RUNNERS
 from mmpdepth.utils.cli import (CfgOptionsAction, InputError, ToolArgumentParser,
                                 merge_cfg_options, run_tool, unwritable_output)
@@ -34,6 +35,9 @@ def parse_args():
                         help='save image | panoptic | depth panels here (inside work_dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--precision', choices=PRECISIONS, default=None,
+                        help="inference precision (test_cfg.precision; default: the config's, "
+                        "fp32): bf16 on CPUs with native bfloat16, fp16 on CUDA, auto picks")
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file, write --show-dir panels into a '
                         'folder outside the work dir that already holds files')
@@ -86,6 +90,8 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     merge_cfg_options(cfg, args.cfg_options)
+    if args.precision is not None:
+        cfg.model.setdefault('test_cfg', ConfigDict())['precision'] = args.precision
     if not osp.isfile(args.checkpoint):
         raise InputError(f'{args.checkpoint}: checkpoint not found')
     if args.out is not None:

@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from mmengine.visualization import Visualizer
 
 from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, read_image, write_depth_png
+from mmpdepth.models.layers.precision import PRECISIONS
 from mmpdepth.registry import DATASETS, VISUALIZERS
 from mmpdepth.visualization import DPSLocalVisualizer
 
@@ -42,6 +43,9 @@ class DPSInferencer(BaseInferencer):
         weights (str, optional): checkpoint path (loaded with ``weights_only=True``).
         device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
         show_progress (bool): progress bar over the inputs.
+        precision (str, optional): 'fp32', 'bf16' (CPU), 'fp16' (CUDA) or 'auto' (the
+            machine's best, see ``resolve_precision``); None keeps the config's
+            ``test_cfg.precision`` (default fp32).
 
     ``__call__`` runs mmengine's steps per batch: :meth:`preprocess` (test pipeline and
     collate), :meth:`forward` (``model.test_step``), :meth:`visualize` (panels by the config's
@@ -65,8 +69,12 @@ class DPSInferencer(BaseInferencer):
 
     def __init__(self, model: Union[str, Config, ConfigDict, torch.nn.Module],
                  weights: Optional[str] = None, device: Optional[str] = None,
-                 scope: str = 'mmdet', show_progress: bool = True) -> None:
+                 scope: str = 'mmdet', show_progress: bool = True,
+                 precision: Optional[str] = None) -> None:
         init_default_scope(scope)
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+        self._init_precision(model, precision)
         if isinstance(model, torch.nn.Module):  # a built model (init_model / inference_dps)
             if not hasattr(model, 'cfg'):
                 raise ValueError('DPSInferencer(model): a built model needs its config as '
@@ -86,6 +94,13 @@ class DPSInferencer(BaseInferencer):
         self._weights_path = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          show_progress=show_progress)
+        self._init_precision(self.model, precision)
+
+    @staticmethod
+    def _init_precision(model, precision: Optional[str]) -> None:
+        """Set ``test_cfg.precision`` of a built model (see ``PanopticDepth.precision``)."""
+        if precision is not None and isinstance(model, torch.nn.Module):
+            model.test_cfg = dict(model.test_cfg or {}, precision=precision)
 
     @property
     def dataset_meta(self) -> dict:

@@ -187,3 +187,21 @@ def test_same_segment_fraction():
     a = np.array([[1, 1, 2, 2]])
     assert _same_segment_fraction(a, a + 5) == 1.0
     assert _same_segment_fraction(a, np.array([[1, 1, 2, 3]])) == 0.75
+
+
+def test_inferencer_and_tools_take_precision():
+    import importlib.util
+
+    from mmpdepth.apis import DPSInferencer
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # no weights: random init is fine here
+        inf = DPSInferencer(TINY, None, precision='auto', show_progress=False)
+    assert inf.model.test_cfg['precision'] == 'auto'
+    assert inf.model.precision in ('fp32', 'bf16')
+    with pytest.raises(ValueError, match='precision must be one of'):
+        DPSInferencer(TINY, None, precision='int8', show_progress=False)
+    spec = importlib.util.spec_from_file_location(
+        'image_demo', osp.join(ROOT, 'tools/demo/image_demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    assert demo.parse_args(['x.png', TINY, '--precision', 'bf16']).precision == 'bf16'

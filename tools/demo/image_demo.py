@@ -1,7 +1,7 @@
 """Depth-aware panoptic segmentation of your own images: panoptic + depth + a 3D point cloud.
 
     python tools/demo/image_demo.py INPUTS CONFIG --weights CKPT [--out-dir outputs]
-        [--device cpu] [--show] [--no-save-vis] [--no-save-pred] [--save-pcd]
+        [--device cpu] [--precision auto] [--show] [--no-save-vis] [--no-save-pred] [--save-pcd]
         [--fx FX --fy FY --cx CX --cy CY | --camera-json FILE] [--max-depth 80]
 
 INPUTS is an image file or a folder. Per image it writes ``vis/`` (titled image | panoptic |
@@ -19,6 +19,7 @@ import sys
 from mmpdepth.apis import DPSInferencer
 from mmpdepth.apis.dps_inferencer import IMG_EXTENSIONS
 from mmpdepth.datasets.base_dps_dataset import check_intrinsics, read_camera_json
+from mmpdepth.models.layers.precision import PRECISIONS
 from mmpdepth.utils.cli import InputError, ToolArgumentParser, positive_int, run_tool
 
 
@@ -35,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument('--overwrite', action='store_true',
                    help='write into an --out-dir that already holds files')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--precision', choices=PRECISIONS, default=None,
+                   help='inference precision: fp32 (default), bf16 (CPUs with native '
+                   'bfloat16), fp16 (CUDA), auto (the fastest this machine has)')
     p.add_argument('--batch-size', type=positive_int, default=1,
                    help='images per forward pass (>= 1)')
     p.add_argument('--show', action='store_true')
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
         raise InputError('--weights: no checkpoint given; predictions of the randomly '
                          'initialised model are meaningless (pass --weights CKPT, or '
                          '--random-weights to run it anyway)')
-    inferencer = DPSInferencer(args.config, args.weights, device=args.device)
+    inferencer = DPSInferencer(args.config, args.weights, device=args.device,
+                               precision=args.precision)
     out = inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir,
                      show=args.show, no_save_vis=args.no_save_vis,
                      no_save_pred=args.no_save_pred, save_pcd=args.save_pcd,
