@@ -225,9 +225,11 @@ def num_threads(n: int):
 
 
 def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
-                      per_term_params: Dict[str, torch.nn.Parameter], threads: int = 2) -> dict:
-    """Preprocess, ``model.loss``, per-term gradients of ``per_term_params`` and the backward of
-    the sum of ``loss_names`` (in that order), recording every stage.
+                      per_term_params: Optional[Dict[str, torch.nn.Parameter]],
+                      threads: int = 2, backward: bool = True) -> dict:
+    """Preprocess, ``model.loss``, per-term gradients of ``per_term_params`` (None: skipped)
+    and the backward of the sum of ``loss_names`` (in that order; ``backward=False``: skipped),
+    recording every stage.
 
     Returns:
         dict: ``inputs`` (the packed uint8 images), ``data_samples``, ``batch_inputs``
@@ -272,17 +274,20 @@ def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
             if missing:
                 raise RuntimeError(f'the model computed no {missing[0]} (its losses: '
                                    f'{sorted(losses)})')
-            names = list(per_term_params)
-            params = [per_term_params[n] for n in names]
-            rec['per_term'] = {}
-            for term in loss_names:
-                grads = torch.autograd.grad(losses[term], params, retain_graph=True,
-                                            allow_unused=True)
-                rec['per_term'][term] = dict(zip(names, grads))
+            rec['per_term'] = None
+            if per_term_params is not None:
+                names = list(per_term_params)
+                params = [per_term_params[n] for n in names]
+                rec['per_term'] = {}
+                for term in loss_names:
+                    grads = torch.autograd.grad(losses[term], params,
+                                                retain_graph=backward or term != loss_names[-1],
+                                                allow_unused=True)
+                    rec['per_term'][term] = dict(zip(names, grads))
             t2 = time.perf_counter()
-            total = sum(losses[k] for k in loss_names)
             model.zero_grad(set_to_none=True)
-            total.backward()
+            if backward:
+                sum(losses[k] for k in loss_names).backward()
             rec['seconds'] = dict(forward=t1 - t0, per_term=t2 - t1,
                                   backward=time.perf_counter() - t2)
     finally:
@@ -291,7 +296,7 @@ def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
             h.remove()
     rec['losses'] = {k: v.detach() for k, v in losses.items()}
     rec['grads'] = {n: (p.grad.detach().clone() if p.grad is not None else None)
-                    for n, p in model.named_parameters()}
+                    for n, p in model.named_parameters()} if backward else None
     rec['bn'] = {n: (m.running_mean.clone(), m.running_var.clone())
                  for n, m in model.named_modules()
                  if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
@@ -383,7 +388,9 @@ class TrainingParity:
         self.rec: Optional[dict] = None
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, threads: int = 2) -> dict:
+    def run(self, threads: int = 2, per_term: bool = True, backward: bool = True) -> dict:
+        """One training step (``per_term`` / ``backward`` False: without the per-term head
+        gradients / the whole-model backward, whose checks are then left out)."""
         from mmpdepth.models.converters.panopticdepth_d2 import convert_key
         g = self.g
         files = [str(g[f'b{b}_file_name']) for b in range(self.batch)]
@@ -397,7 +404,8 @@ class TrainingParity:
                 raise GoldenError(f'{self.name}: per-term parameter {n} has no counterpart '
                                   f'({ours})')
             per_term[str(n)] = params[ours]
-        self.rec = run_training_step(self.model, samples, self.loss_names, per_term, threads)
+        self.rec = run_training_step(self.model, samples, self.loss_names,
+                                     per_term if per_term else None, threads, backward)
         return self.rec
 
     def compare(self) -> List[Check]:
@@ -597,7 +605,7 @@ class TrainingParity:
         from mmpdepth.models.converters.panopticdepth_d2 import convert_key
         g, rec, out, st = self.g, self.rec, [], '5 gradients'
         names = [str(n) for n in g['per_term_param_names']]
-        for term in self.loss_names:
+        for term in self.loss_names if rec['per_term'] is not None else ():
             if f'per_term_grad_l2__{term}' not in g:
                 continue
             used_g = g[f'per_term_grad_used__{term}'].astype(bool)
@@ -623,13 +631,31 @@ class TrainingParity:
                              float(np.abs(l2 - g[f'per_term_grad_l2__{term}'])[ok].max()
                                    if ok.any() else 0.0),
                              float(rel[ok].max() if ok.any() else 0.0), tol, 'rel', note))
-        # whole model
+        if rec['grads'] is not None:
+            out.extend(self._whole_model_gradients())
+        if 'bn_names' in g:
+            means, vars_ = [], []
+            for n in g['bn_names']:
+                ours = convert_key(f'{n}.running_mean')[:-len('.running_mean')]
+                m, v = rec['bn'][ours]
+                means.append(float(m.double().sum()))
+                vars_.append(float(v.double().sum()))
+            for what, ours, theirs in (('mean', means, g['bn_running_mean_sum_after']),
+                                       ('var', vars_, g['bn_running_var_sum_after'])):
+                out.append(compare_arrays(st, f'BatchNorm running {what} after the step',
+                                          ours, theirs, self.tol.bn_rel, 'rel',
+                                          f'{len(ours)} layers, sums over channels'))
+        return out
+
+    def _whole_model_gradients(self) -> List[Check]:
+        """Every converted parameter's gradient (L2, max) and the small full gradients."""
+        from mmpdepth.models.converters.panopticdepth_d2 import convert_key
+        g, rec, out, st = self.g, self.rec, [], '5 gradients'
         gnames = [str(n) for n in g['grad_names']]
         present_g = g['grad_present'].astype(bool)
-        l2o, l2g, mxo, mxg, pres, conv = [], [], [], [], [], []
+        l2o, l2g, mxo, mxg, pres = [], [], [], [], []
         for i, n in enumerate(gnames):
             ours = convert_key(n)
-            conv.append(ours)
             grad = rec['grads'].get(ours)
             pres.append(grad is not None)
             l2o.append(float(grad.double().norm()) if grad is not None else np.nan)
@@ -664,18 +690,6 @@ class TrainingParity:
             gg = g[key]
             out.append(compare_arrays(st, f'full gradient {n}', grad.reshape(gg.shape), gg,
                                       tol, 'rel', why))
-        if 'bn_names' in g:
-            means, vars_ = [], []
-            for n in g['bn_names']:
-                ours = convert_key(f'{n}.running_mean')[:-len('.running_mean')]
-                m, v = rec['bn'][ours]
-                means.append(float(m.double().sum()))
-                vars_.append(float(v.double().sum()))
-            for what, ours, theirs in (('mean', means, g['bn_running_mean_sum_after']),
-                                       ('var', vars_, g['bn_running_var_sum_after'])):
-                out.append(compare_arrays(st, f'BatchNorm running {what} after the step',
-                                          ours, theirs, self.tol.bn_rel, 'rel',
-                                          f'{len(ours)} layers, sums over channels'))
         return out
 
 

@@ -1,7 +1,7 @@
 """Compare one mmpdepth training step with the official code's, stage by stage.
 
     python tools/analysis_tools/official_training_parity.py GOLDEN_DIR [--files NAME ...]
-        [--data-root DIR] [--key-tables DIR] [--threads 2] [--out TABLE.txt]
+        [--data-root DIR] [--key-tables DIR] [--threads 2] [--out TABLE.txt [--force]]
 
 GOLDEN_DIR holds the official code's outputs of one training step (``dps_train*.npz``,
 ``ps_train*.npz``, made with deterministic weights) and, in ``datasets/``, the sample files it
@@ -35,8 +35,13 @@ def main(argv=None) -> int:
                    help='folder with d2_keys_dps.json / d2_keys_ps.json (weight tables)')
     p.add_argument('--threads', type=positive_int, default=2,
                    help='torch threads of the comparison (the golden files: 2)')
-    p.add_argument('--out', default=None, help='also write the table to this file')
+    p.add_argument('--out', default=None,
+                   help='also write the table to this file (rewritten after every file)')
+    p.add_argument('--force', action='store_true', help='overwrite an existing --out file')
     args = p.parse_args(argv)
+    if args.out and osp.exists(args.out) and not args.force:
+        print(f'error: {args.out} exists; pass --force to overwrite it', file=sys.stderr)
+        return 2
 
     import mmpdepth  # noqa: F401 (registers the components)
     from mmpdepth.testing import (GoldenError, TrainingParity, build_training_model,
@@ -67,11 +72,11 @@ def main(argv=None) -> int:
         print(f'{name}: {len(checks) - failed} of {len(checks)} checks pass '
               f'({time.perf_counter() - t0:.0f} s)', file=sys.stderr)
         rows += [(name, c) for c in checks]
+        if args.out:  # the table so far, after every file (a long run can be read early)
+            with open(args.out, 'w') as f:
+                f.write(format_table(rows) + '\n')
     table = format_table(rows)
     print(table)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(table + '\n')
     failed = [f'{n}: {c.stage} {c.name}' for n, c in rows if not c.passed]
     if failed:
         print(f'{len(failed)} checks past their tolerance, first: {failed[0]}', file=sys.stderr)
