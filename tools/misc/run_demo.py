@@ -6,7 +6,9 @@
 4. evaluates DPQ on the synthetic val split and writes image | panoptic | depth panels,
 5. runs the image demo (``DPSInferencer``) on ``demo/demo_synthetic.png``: panels, prediction
    files and a point cloud (PLY + rendered view),
-6. writes ``metrics.json`` and prints where everything is.
+6. runs the video demo on one synthetic val sequence: an mp4 with tracked things (each keeps
+   its colour) and a frame strip, per-frame ids above tracked ids,
+7. writes ``metrics.json`` and prints where everything is.
 
     python tools/misc/run_demo.py [--iters 600] [--out-dir outputs/demo] [--data data/synthetic_dps]
 
@@ -82,6 +84,42 @@ def claim_output_dir(out_dir: str, overwrite: bool) -> None:
     open(osp.join(out_dir, DEMO_MARK), 'w').close()
 
 
+def video_demo(args, work: str, ckpt: str) -> str:
+    """The synthetic val sequence with the most things, with per-frame ids and with the
+    tracker: mp4s, prediction files and ``strip.png`` (one row each). Returns the folder."""
+    import mmcv
+
+    from mmpdepth.apis import DPSInferencer
+    from mmpdepth.apis.video_output import frame_strip, predict_sequence
+    from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT as fmt
+    val = osp.join(args.data, 'video_sequence', 'val')
+    names = sorted(f for f in os.listdir(val) if f.endswith('_leftImg8bit.png'))
+
+    def things(seq):  # thing instances in the sequence's ground truth
+        ids = set()
+        for f in names:
+            if f.split('_')[0] == seq:
+                gt = fmt.read_gt_ids(dict(pan_path=osp.join(val, f.replace(
+                    '_leftImg8bit.png', '_gtFine_instanceTrainIds.png'))))
+                ids |= set(gt[gt % fmt.label_divisor > 0].tolist())
+        return len(ids)
+
+    seq = max(sorted({f.split('_')[0] for f in names}), key=things)
+    frames = [osp.join(val, f) for f in names if f.split('_')[0] == seq]
+    out = osp.join(args.out_dir, 'video_demo')
+    rows = []
+    for sub, tracker in (('per_frame', None), ('tracked', dict(type='KernelTracker'))):
+        cfg = demo_config(args, work, draw=False)
+        cfg.model.test_cfg = dict(cfg.model.test_cfg, tracker=tracker)
+        res = predict_sequence(DPSInferencer(cfg, ckpt, device='cpu', show_progress=False),
+                               frames, osp.join(out, sub), f'sequence_{seq}', fps=3.0,
+                               progress=False, keep_layers=range(len(frames)))
+        rows.append([res['layers'][i] for i in sorted(res['layers'])])
+    mmcv.imwrite(frame_strip(rows, ['per-frame\nids', 'tracked\nids'])[..., ::-1],
+                 osp.join(out, 'strip.png'))
+    return out
+
+
 def main():
     p = ToolArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--config', default=CONFIG)
@@ -134,6 +172,8 @@ def main():
                                show_progress=False)
     inferencer(osp.join(ROOT, 'demo', 'demo_synthetic.png'),
                out_dir=osp.join(args.out_dir, 'image_demo'), save_pcd=True, intrinsics=camera)
+    print('[demo] video demo: one val sequence, things tracked over its frames')
+    video_dir = video_demo(args, work, ckpt)
     result = dict(untrained=untrained, trained=trained, iters=args.iters, threads=args.threads,
                   checkpoint=ckpt, config=args.config, seconds=round(time.time() - t0, 1))
     with open(osp.join(args.out_dir, 'metrics.json'), 'w') as f:
@@ -146,6 +186,7 @@ def main():
     print(f'  metrics     {osp.join(args.out_dir, "metrics.json")}')
     print(f'  pictures    {vis_dst}/ (image | panoptic | depth; GT row above prediction)')
     print(f'  image demo  {osp.join(args.out_dir, "image_demo")}/ (vis/, preds/, pcd/*.ply)')
+    print(f'  video demo  {video_dir}/ (tracked/*.mp4, strip.png: per-frame vs tracked ids)')
     print(f'  checkpoint  {ckpt}')
     print(f'  logs        {work}/')
 
