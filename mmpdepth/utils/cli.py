@@ -54,6 +54,16 @@ class CfgOptionsAction(DictAction):
         super().__call__(parser, namespace, values, option_string)
 
 
+def check_out_dir(out_dir: str, overwrite: bool, option: str = '--out-dir') -> None:
+    """Refuse an output folder that is a file, or that already holds files unless
+    ``overwrite`` (results of the same names would be replaced)."""
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise InputError(f'{option} {out_dir}: exists and is not a folder')
+    if osp.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise InputError(f'{option} {out_dir}: not empty (pass --overwrite to write into it, '
+                         'replacing results of the same names)')
+
+
 def unwritable_output(path: str, option: str) -> Optional[str]:
     """Why the file ``path`` (given as ``option``) could not be written, checked before the
     work starts: its folder, or the nearest existing one above it, is a file or not writable.

@@ -12,7 +12,6 @@ the intrinsics used in ``{name}_camera.json``). Sky and no-depth pixels are left
 point cloud (``--keep-sky`` keeps the sky). Without intrinsics the point cloud uses a 60 degree
 horizontal field of view, and ``{name}_camera.json`` says so.
 """
-import os
 import os.path as osp
 import sys
 
@@ -20,7 +19,8 @@ from mmpdepth.apis import DPSInferencer
 from mmpdepth.apis.dps_inferencer import IMG_EXTENSIONS
 from mmpdepth.datasets.base_dps_dataset import check_intrinsics, read_camera_json
 from mmpdepth.models.layers.precision import PRECISIONS
-from mmpdepth.utils.cli import InputError, ToolArgumentParser, positive_int, run_tool
+from mmpdepth.utils.cli import (InputError, ToolArgumentParser, check_out_dir, positive_int,
+                                run_tool)
 
 
 def parse_args(argv=None):
@@ -75,11 +75,7 @@ def main(argv=None) -> int:
     intrinsics = intrinsics_from_args(args)
     if not osp.exists(args.inputs):
         raise InputError(f'{args.inputs}: no such image or folder')
-    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
-        raise InputError(f'--out-dir {args.out_dir}: exists and is not a folder')
-    if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.overwrite:
-        raise InputError(f'--out-dir {args.out_dir}: not empty (pass --overwrite to write into '
-                         'it, replacing results of the same names)')
+    check_out_dir(args.out_dir, args.overwrite)
     if osp.isfile(args.inputs) and osp.splitext(args.inputs)[1].lower() in IMG_EXTENSIONS:
         DPSInferencer.read_input(args.inputs, 0)  # an unreadable image: say so before loading
     if args.weights is None and not args.random_weights:

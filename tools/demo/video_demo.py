@@ -13,10 +13,9 @@ same object keeps its colour. Writes under ``--out-dir``:
   ``tools/analysis_tools/eval_dpq.py`` reads (ids class * 1000 + track id), and
   ``preds/segments/`` (JSON per frame).
 """
-import os
 import os.path as osp
 
-from mmpdepth.utils.cli import InputError, ToolArgumentParser, run_tool
+from mmpdepth.utils.cli import InputError, check_out_dir, ToolArgumentParser, run_tool
 
 
 def parse_args(argv=None):
@@ -58,11 +57,7 @@ def main(argv=None) -> int:
         raise InputError(f'{args.input}: no such video or folder')
     if args.weights is not None and not osp.isfile(args.weights):
         raise InputError(f'--weights {args.weights}: checkpoint not found')
-    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
-        raise InputError(f'--out-dir {args.out_dir}: exists and is not a folder')
-    if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.overwrite:
-        raise InputError(f'--out-dir {args.out_dir}: not empty (pass --overwrite to write into '
-                         'it, replacing results of the same names)')
+    check_out_dir(args.out_dir, args.overwrite)
     if args.fps is not None and not args.fps > 0:
         raise InputError(f'--fps {args.fps}: must be positive')
     from mmpdepth.apis import DPSInferencer

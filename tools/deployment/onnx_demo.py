@@ -9,11 +9,10 @@ MODEL_CFG; INPUTS an image or a folder. It writes what ``tools/demo/image_demo.p
 the graph runs in ONNX Runtime, thresholds, fusion and merge in the same Python code as
 PyTorch. A static export only takes images of its export size (after the test pipeline).
 """
-import os
 import os.path as osp
 import sys
 
-from mmpdepth.utils.cli import InputError, ToolArgumentParser, run_tool
+from mmpdepth.utils.cli import InputError, check_out_dir, ToolArgumentParser, run_tool
 
 
 def parse_args(argv=None):
@@ -53,11 +52,7 @@ def main(argv=None) -> int:
             raise InputError(f'{path}: {what} not found')
     if not osp.exists(args.inputs):
         raise InputError(f'{args.inputs}: no such image or folder')
-    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
-        raise InputError(f'--out-dir {args.out_dir}: exists and is not a folder')
-    if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.overwrite:
-        raise InputError(f'--out-dir {args.out_dir}: not empty (pass --overwrite to write into '
-                         'it, replacing results of the same names)')
+    check_out_dir(args.out_dir, args.overwrite)
     from mmpdepth.apis import DPSInferencer
     model = build_backend_model(args.deploy_cfg, args.model_cfg, args.onnx, args.device)
     inferencer = DPSInferencer(model, device=args.device)
