@@ -397,15 +397,15 @@ class TrainingParity:
         short = int(np.min(g['b0_image_size'])) if 'b0_image_size' in g else 512
         samples = load_samples(self.cfg, self.kind, self.data_root, files, short)
         params = dict(self.model.named_parameters())
-        per_term = {}
+        term_params = {}
         for n in g['per_term_param_names']:
             ours = convert_key(f'{n}')
             if ours not in params:
                 raise GoldenError(f'{self.name}: per-term parameter {n} has no counterpart '
                                   f'({ours})')
-            per_term[str(n)] = params[ours]
+            term_params[str(n)] = params[ours]
         self.rec = run_training_step(self.model, samples, self.loss_names,
-                                     per_term if per_term else None, threads, backward)
+                                     term_params if per_term else None, threads, backward)
         return self.rec
 
     def compare(self) -> List[Check]:
