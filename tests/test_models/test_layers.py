@@ -225,17 +225,25 @@ def test_gather_dcn_inference_equals_torchvision():
     assert torch.allclose(a.float(), c32, rtol=1e-5, atol=1e-5)
 
 
-def test_dcn_export_path_equals_torchvision():
-    """The path taken under tracing (ONNX export, FLOP counting) computes the same DCNv2."""
+@pytest.mark.parametrize('form,op', [('gather', 'index_select'), ('grid_sample', 'grid_sampler')])
+def test_dcn_export_path_equals_torchvision(form, op):
+    """The path taken under tracing (ONNX export, FLOP counting) computes the same DCNv2, in
+    either export form (the default 'gather', or 'grid_sample')."""
     from torchvision.ops import deform_conv2d
 
-    from mmpdepth.models.layers.deform_conv import modulated_deform_conv3x3
+    from mmpdepth.models.layers.deform_conv import export_dcn_form, modulated_deform_conv3x3
     x, off, m, w, b = _dcn_case(2, 1, 4, 3, 6, 7)
-    traced = torch.jit.trace(lambda *a: modulated_deform_conv3x3(*a, w, b), (x, off, m))
+    with export_dcn_form(form):
+        traced = torch.jit.trace(lambda *a: modulated_deform_conv3x3(*a, w, b), (x, off, m))
     graph = str(traced.graph)
-    assert 'grid_sampler' in graph and 'torchvision::deform_conv2d' not in graph
+    assert op in graph and 'torchvision::deform_conv2d' not in graph
+    other = 'grid_sampler' if form == 'gather' else 'embedding_bag'
+    assert other not in graph
     assert torch.allclose(traced(x, off, m), deform_conv2d(x, off, w, b, padding=1, mask=m),
                           atol=1e-12)
+    with pytest.raises(ValueError, match='export form'):
+        with export_dcn_form('nchw'):
+            pass
 
 
 @pytest.mark.parametrize('impl,device,grad,export,expected', [
