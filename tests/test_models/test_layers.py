@@ -246,24 +246,31 @@ def test_dcn_export_path_equals_torchvision(form, op):
             pass
 
 
-@pytest.mark.parametrize('impl,device,grad,export,expected', [
-    ('auto', 'cpu', True, False, 'torchvision'),     # training on CPU: lean backward
-    ('auto', 'cuda', True, False, 'torchvision'),    # training on CUDA
-    ('auto', 'cpu', False, False, 'gather'),         # CPU inference: fastest there
-    ('auto', 'cuda', False, False, 'torchvision'),   # CUDA inference: compiled kernel
-    ('auto', 'cpu', False, True, 'export'),          # tracing / ONNX: standard ops
-    ('auto', 'cuda', True, True, 'export'),
-    ('grid_sample', 'cuda', True, False, 'grid_sample'),
-    ('grid_sample', 'cpu', False, True, 'export'),
-    ('gather', 'cpu', True, False, 'gather'),
-    ('torchvision', 'cpu', False, True, 'torchvision'),  # asked for explicitly
+MIB = 2**20
+
+
+@pytest.mark.parametrize('impl,device,grad,export,buffer_mb,expected', [
+    ('auto', 'cpu', True, False, 300, 'gather'),          # CPU training, buffer within budget
+    ('auto', 'cpu', True, False, 1200, 'torchvision'),    # ... past it: lean backward
+    ('auto', 'cuda', True, False, 1, 'torchvision'),      # training on CUDA
+    ('auto', 'cpu', False, False, 5000, 'gather'),        # CPU inference: fastest there
+    ('auto', 'cuda', False, False, 1, 'torchvision'),     # CUDA inference: compiled kernel
+    ('auto', 'cpu', False, True, 1, 'export'),            # tracing / ONNX: standard ops
+    ('auto', 'cuda', True, True, 1, 'export'),
+    ('grid_sample', 'cuda', True, False, 1, 'grid_sample'),
+    ('grid_sample', 'cpu', False, True, 1, 'export'),
+    ('gather', 'cpu', True, False, 5000, 'gather'),
+    ('torchvision', 'cpu', False, True, 1, 'torchvision'),  # asked for explicitly
 ])
-def test_dcn_auto_impl_picks_per_device_and_mode(impl, device, grad, export, expected):
+def test_dcn_auto_impl_picks_per_device_and_mode(impl, device, grad, export, buffer_mb,
+                                                 expected):
     from mmpdepth.models.layers.deform_conv import select_dcn_impl
-    assert select_dcn_impl(impl, device, grad, export) == expected
+    assert select_dcn_impl(impl, device, grad, export, buffer_mb * MIB, 1024 * MIB) == expected
 
 
-def test_dcn_module_auto_uses_torchvision_in_training_and_gather_in_inference(monkeypatch):
+def test_dcn_module_auto_trains_with_gather_within_its_buffer_budget(monkeypatch):
+    """CPU: 'gather' for training while the kept buffer fits ``train_gather_mb``, torchvision
+    past it; 'gather' for inference at any size."""
     import mmpdepth.models.layers.deform_conv as dc
     calls = []
     for name in ('_dcn_gather', '_dcn_grid_sample'):
@@ -272,12 +279,14 @@ def test_dcn_module_auto_uses_torchvision_in_training_and_gather_in_inference(mo
     tv = dc.deform_conv2d
     monkeypatch.setattr(dc, 'deform_conv2d',
                         lambda *a, **k: calls.append('torchvision') or tv(*a, **k))
-    layer = dc.ModulatedDeformConv3x3(4, 4, norm_cfg=None)
-    x = torch.randn(1, 4, 6, 8)
-    layer(x).sum().backward()
+    x = torch.randn(1, 4, 6, 8)  # buffer: 6 * 8 * 9 * 4 floats = 6912 bytes
+    roomy = dc.ModulatedDeformConv3x3(4, 4, norm_cfg=None)
+    tight = dc.ModulatedDeformConv3x3(4, 4, norm_cfg=None, train_gather_mb=6000 / MIB)
+    roomy(x).sum().backward()
+    tight(x).sum().backward()
     with torch.no_grad():
-        layer(x)
-    assert calls == ['torchvision', '_dcn_gather']
+        tight(x)
+    assert calls == ['_dcn_gather', 'torchvision', '_dcn_gather']
     with pytest.raises(ValueError, match='impl'):
         dc.ModulatedDeformConv3x3(4, 4, impl='cuda')
 

@@ -69,8 +69,11 @@ def main(argv=None) -> int:
         parity.run(args.threads)
         checks = parity.compare()
         failed = sum(not c.passed for c in checks)
+        sec = parity.rec['seconds']
         print(f'{name}: {len(checks) - failed} of {len(checks)} checks pass '
-              f'({time.perf_counter() - t0:.0f} s)', file=sys.stderr)
+              f'({time.perf_counter() - t0:.0f} s: forward {sec["forward"]:.0f} s, per-term '
+              f'gradients {sec["per_term"]:.0f} s, backward {sec["backward"]:.0f} s)',
+              file=sys.stderr)
         rows += [(name, c) for c in checks]
         if args.out:  # the table so far, after every file (a long run can be read early)
             with open(args.out, 'w') as f:

@@ -47,9 +47,14 @@ class PanopticDepthHead(BaseModule):
         position_deform, kernel_deform, encoder_deform, depth_kernel_deform (bool): DCNv2 in
             the position head, kernel head, both embeddings, depth-kernel head.
         norm_cfg (dict): norm of the position / kernel / depth-kernel towers (GN 32).
-        dcn_impl (str): DCNv2 implementation, 'auto' (default: torchvision in training,
-            multiply-then-gather for CPU inference, torchvision for CUDA inference, standard ops
-            under ONNX export), 'torchvision', 'grid_sample' or 'gather'.
+        dcn_impl (str): DCNv2 implementation, 'auto' (default: on CPU multiply-then-gather,
+            in training only up to ``dcn_train_gather_mb`` per layer, else torchvision; on CUDA
+            torchvision; standard ops under ONNX export), 'torchvision', 'grid_sample' or
+            'gather'.
+        dcn_train_gather_mb (float): the largest multiply-then-gather buffer (MiB per DCN
+            layer) kept for a CPU backward by 'auto' (1024: the stride-4 layers of two
+            512x1024 crops fit, a 1024x2048 frame's do not; trades memory for a ~8x faster CPU
+            backward).
         embed_with_cp (bool): activation checkpointing of the two stride-4 embedding towers.
         tower_with_cp (bool): activation checkpointing of the position / kernel / depth-kernel
             towers (all levels).
@@ -83,6 +88,7 @@ class PanopticDepthHead(BaseModule):
                  depth_kernel_deform: bool = True,
                  norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
                  dcn_impl: str = 'auto',
+                 dcn_train_gather_mb: float = 1024,
                  embed_with_cp: bool = False,
                  tower_with_cp: bool = False,
                  center_bias_init: float = -2.19,
@@ -117,8 +123,9 @@ class PanopticDepthHead(BaseModule):
             raise ValueError('train_cfg.instance_scales needs one range per kernel level')
 
         self.semantic_fpn = MODELS.build(semantic_fpn)
-        embed_opts = dict(dcn_impl=dcn_impl, with_cp=embed_with_cp)
-        tower_opts = dict(dcn_impl=dcn_impl, with_cp=tower_with_cp)
+        dcn_opts = dict(dcn_impl=dcn_impl, dcn_train_gather_mb=dcn_train_gather_mb)
+        embed_opts = dict(dcn_opts, with_cp=embed_with_cp)
+        tower_opts = dict(dcn_opts, with_cp=tower_with_cp)
         self.mask_encoder = ConvTower(feat_channels, mask_embed_channels, num_convs,
                                       deform=encoder_deform, coord=True, norm_cfg=None,
                                       **embed_opts)

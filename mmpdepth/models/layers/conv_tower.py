@@ -21,13 +21,14 @@ class ConvTower(nn.Module):
         coord (bool): concatenate coordinates to the input of the first layer.
         norm_cfg (dict, optional): e.g. ``dict(type='GN', num_groups=32)``.
         dcn_impl (str): implementation of the DCNv2 layers (``ModulatedDeformConv3x3.impl``).
+        dcn_train_gather_mb (float): ``ModulatedDeformConv3x3.train_gather_mb``.
         with_cp (bool): activation checkpointing per layer in training: only each layer's
             input is kept for the backward pass, the layer runs again there.
     """
 
     def __init__(self, in_channels: int, channels: int, num_convs: int, deform: bool = False,
                  coord: bool = False, norm_cfg: Optional[dict] = None, dcn_impl: str = 'auto',
-                 with_cp: bool = False) -> None:
+                 dcn_train_gather_mb: float = 1024, with_cp: bool = False) -> None:
         super().__init__()
         self.coord = coord
         self.with_cp = with_cp
@@ -36,7 +37,8 @@ class ConvTower(nn.Module):
             cin = (in_channels + 2 if coord else in_channels) if k == 0 else channels
             if deform:
                 layers.append(ModulatedDeformConv3x3(cin, channels, bias=norm_cfg is None,
-                                                     norm_cfg=norm_cfg, impl=dcn_impl))
+                                                     norm_cfg=norm_cfg, impl=dcn_impl,
+                                                     train_gather_mb=dcn_train_gather_mb))
             else:
                 layers.append(ConvModule(cin, channels, 3, padding=1, bias=norm_cfg is None,
                                          norm_cfg=norm_cfg, act_cfg=dict(type='ReLU')))

@@ -3,11 +3,13 @@
 Four implementations of the same operator (equal outputs and gradients in float64):
 
 * ``'torchvision'``: ``torchvision.ops.deform_conv2d`` (compiled CPU / CUDA kernels; im2col, so
-  its backward keeps only the inputs: the memory-lean choice for training);
+  its backward keeps only the inputs: the memory-lean choice for training; its CPU backward is
+  slow);
 * ``'grid_sample'``: bilinear ``grid_sample`` of the 9 taps, one product per tap (standard ops;
   autograd keeps the (B, 9, H*W, C) samples);
 * ``'gather'``: the product first, then a bilinear- and mask-weighted gather of 36 rows per
-  output pixel (``F.embedding_bag``): the fastest CPU inference path;
+  output pixel (``F.embedding_bag``): the fastest CPU path, forward and backward (~8x
+  torchvision's CPU backward), at the cost of a (B*H*W*9, C_out) buffer kept for backward;
 * ``'export'``: the form taken under tracing / ONNX export (standard ONNX ops only): the
   'gather' product written as MatMul + 36 ``Gather`` rows (default), or NCHW ``grid_sample``
   and one ``(C_out, 9C)`` product (:func:`export_dcn_form`).
@@ -52,21 +54,24 @@ def is_exporting() -> bool:
     return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
-def select_dcn_impl(impl: str, device_type: str, needs_grad: bool, exporting: bool) -> str:
+def select_dcn_impl(impl: str, device_type: str, needs_grad: bool, exporting: bool,
+                    gather_bytes: int = 0, train_gather_bytes: float = 0) -> str:
     """The implementation a DCNv2 call runs with.
 
-    ``'auto'``: tracing / export -> ``'export'``; autograd (training, any device) ->
-    ``'torchvision'`` (memory-lean backward); CPU inference -> ``'gather'`` (fastest there);
-    inference on another device (CUDA) -> ``'torchvision'`` (compiled kernel, no
-    (H*W*9, C_out) buffer). An explicit ``'grid_sample'`` / ``'gather'`` takes the export form
-    under tracing too (``embedding_bag`` has no standard ONNX form); an explicit
-    ``'torchvision'`` is kept as asked.
+    ``'auto'``: tracing / export -> ``'export'``; CPU inference -> ``'gather'`` (fastest there);
+    CPU training -> ``'gather'`` while its buffer kept for backward (``gather_bytes``) is at most
+    ``train_gather_bytes``, else ``'torchvision'`` (memory-lean backward); CUDA (training and
+    inference) -> ``'torchvision'`` (compiled kernel, no (H*W*9, C_out) buffer). An explicit
+    ``'grid_sample'`` / ``'gather'`` takes the export form under tracing too (``embedding_bag``
+    has no standard ONNX form); an explicit ``'torchvision'`` is kept as asked.
 
     Args:
         impl (str): one of :data:`DCN_IMPLS`.
         device_type (str): ``x.device.type`` ('cpu', 'cuda', ...).
         needs_grad (bool): autograd records this call.
         exporting (bool): :func:`is_exporting`.
+        gather_bytes (int): size of the 'gather' product buffer of this call.
+        train_gather_bytes (float): the largest such buffer 'auto' keeps for a CPU backward.
 
     Returns:
         str: 'export', 'torchvision', 'grid_sample' or 'gather'.
@@ -79,9 +84,11 @@ def select_dcn_impl(impl: str, device_type: str, needs_grad: bool, exporting: bo
         return 'export'
     if impl != 'auto':
         return impl
-    if needs_grad:
+    if device_type != 'cpu':
         return 'torchvision'
-    return 'gather' if device_type == 'cpu' else 'torchvision'
+    if needs_grad and gather_bytes > train_gather_bytes:
+        return 'torchvision'
+    return 'gather'
 
 
 def _tap_positions(offset: Tensor, h: int, w: int) -> Tuple[Tensor, Tensor]:
@@ -222,7 +229,8 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
 
 def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
                              bias: Optional[Tensor], impl: str = 'auto',
-                             gemm_dtype: Optional[torch.dtype] = None) -> Tensor:
+                             gemm_dtype: Optional[torch.dtype] = None,
+                             train_gather_mb: float = 0) -> Tensor:
     """Modulated deformable 3x3 convolution (stride 1, padding 1, one offset group).
 
     Tap k = 3i + j samples ``x`` bilinearly at ``(y + i - 1 + Δy_k, x + j - 1 + Δx_k)`` with
@@ -236,13 +244,18 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
         impl (str): one of :data:`DCN_IMPLS`, resolved by :func:`select_dcn_impl`.
         gemm_dtype (torch.dtype, optional): the 'gather' path's product in this dtype
             (reduced-precision inference); sampling positions and weights stay as given.
+        train_gather_mb (float): 'auto' trains on CPU with 'gather' while its product buffer
+            (B*H*W*9*C_out values) stays within this many MiB, else with 'torchvision'.
 
     Returns:
         Tensor: (B, C_out, H, W); channels-last memory for 'grid_sample' / 'gather'.
     """
     grads = (x, offset, mask, weight) + ((bias, ) if bias is not None else ())
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in grads)
-    chosen = select_dcn_impl(impl, x.device.type, needs_grad, is_exporting())
+    b, _, h, w = x.shape
+    gather_bytes = b * h * w * 9 * weight.shape[0] * x.element_size()
+    chosen = select_dcn_impl(impl, x.device.type, needs_grad, is_exporting(), gather_bytes,
+                             train_gather_mb * 2**20)
     if chosen == 'torchvision':
         return deform_conv2d(x, offset, weight, bias, stride=1, padding=1, mask=mask)
     if chosen == 'export':
@@ -276,15 +289,19 @@ class ModulatedDeformConv3x3(nn.Module):
         zero_init_offset (bool): start with zero offsets and mask 0.5 (mmcv's init); the
             official code uses PyTorch's default conv init. Defaults to True.
         impl (str): one of :data:`DCN_IMPLS` (default 'auto', see :func:`select_dcn_impl`).
+        train_gather_mb (float): the largest 'gather' buffer (MiB) that 'auto' keeps for a CPU
+            backward; larger calls train with 'torchvision' (slower backward, less memory).
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True,
                  norm_cfg: Optional[dict] = None, act: bool = True,
-                 zero_init_offset: bool = True, impl: str = 'auto') -> None:
+                 zero_init_offset: bool = True, impl: str = 'auto',
+                 train_gather_mb: float = 1024) -> None:
         super().__init__()
         if impl not in DCN_IMPLS:
             raise ValueError(f'impl must be one of {DCN_IMPLS}, got {impl!r}')
         self.impl = impl
+        self.train_gather_mb = train_gather_mb
         self.conv_offset = nn.Conv2d(in_channels, 27, 3, padding=1, bias=True)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -300,7 +317,7 @@ class ModulatedDeformConv3x3(nn.Module):
         offset = out[:, :18]
         mask = out[:, 18:].sigmoid()
         return modulated_deform_conv3x3(x, offset, mask, self.weight, self.bias, self.impl,
-                                        gemm_dtype)
+                                        gemm_dtype, self.train_gather_mb)
 
     def forward(self, x: Tensor) -> Tensor:
         dev = x.device.type
