@@ -723,3 +723,32 @@ def format_table(rows: Iterable[tuple]) -> str:
     for r in [header] + lines:
         out.append('  '.join(str(x).ljust(w) for x, w in zip(r[:-1], widths)) + '  ' + r[-1])
     return '\n'.join(x.rstrip() for x in out)
+
+
+def _tol_fraction(c: Check) -> float:
+    """A check's error as a fraction of its tolerance (exact checks: 0 or inf)."""
+    err = c.rel_err if c.metric == 'rel' else c.abs_err
+    if not np.isfinite(err):
+        return float('inf')
+    if c.tol == 0:
+        return 0.0 if err == 0 else float('inf')
+    return err / c.tol
+
+
+def format_summary(rows: Iterable[tuple]) -> str:
+    """Rows of (file, Check) as one line per file and stage: checks passed, and the check
+    closest to its tolerance with its error and tolerance."""
+    groups: Dict[tuple, List[Check]] = {}
+    for f, c in rows:
+        groups.setdefault((f, c.stage), []).append(c)
+    header = ('file', 'stage', 'pass', 'closest to its tolerance', 'error', 'tolerance')
+    lines = []
+    for (f, stage), checks in groups.items():
+        worst = max(checks, key=_tol_fraction)
+        err = worst.rel_err if worst.metric == 'rel' else worst.abs_err
+        tol = 'exact' if worst.metric == 'exact' else f'{worst.tol:.2g} {worst.metric}'
+        lines.append((f, stage, f'{sum(c.passed for c in checks)}/{len(checks)}', worst.name,
+                      f'{err:.2g}', tol))
+    widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
+    return '\n'.join('  '.join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()
+                     for r in [header] + lines)
