@@ -10,6 +10,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 
+from mmpdepth.evaluation.functional import same_segment_fraction
 from mmpdepth.models.layers import precision as prec
 from mmpdepth.registry import MODELS
 
@@ -157,7 +158,7 @@ def test_bf16_accuracy_on_the_official_architecture(tmp_path):
                 outs[p] = prec.to_float32(model.panoptic_head(model.extract_feat(data['inputs'])))
             res[p] = model.predict(data['inputs'], data['data_samples'])[0]
     ids = {p: r.pred_panoptic_seg.sem_seg[0].numpy() for p, r in res.items()}
-    same = _same_segment_fraction(ids['fp32'], ids['bf16'])
+    same = same_segment_fraction(ids['fp32'], ids['bf16'])
     d = {p: r.pred_depth_map.data[0].numpy() for p, r in res.items()}
     err = np.abs(d['bf16'] - d['fp32'])
     print(f'bf16 vs fp32: same segment {100 * same:.2f} %, depth |diff| median '
@@ -169,24 +170,11 @@ def test_bf16_accuracy_on_the_official_architecture(tmp_path):
         assert rel <= 0.05, key
 
 
-def _same_segment_fraction(a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of pixels whose segment in ``a`` is matched to their segment in ``b`` (each
-    segment of ``a`` paired with the ``b`` segment it overlaps most; ids may differ)."""
-    pairs = a.astype(np.int64) * (int(b.max()) + 1) + b
-    ua, inv = np.unique(pairs, return_inverse=True)
-    counts = np.bincount(inv)
-    best = {}
-    for p, c in zip(ua, counts):
-        sa = p // (int(b.max()) + 1)
-        if c > best.get(sa, (0, None))[0]:
-            best[sa] = (c, p)
-    return sum(c for c, _ in best.values()) / a.size
-
-
 def test_same_segment_fraction():
     a = np.array([[1, 1, 2, 2]])
-    assert _same_segment_fraction(a, a + 5) == 1.0
-    assert _same_segment_fraction(a, np.array([[1, 1, 2, 3]])) == 0.75
+    assert same_segment_fraction(a, a + 5) == 1.0
+    assert same_segment_fraction(a, np.array([[1, 1, 2, 3]])) == 0.75
+    assert same_segment_fraction(np.array([[7, 7, 7, 7]]), np.array([[1, 2, 2, 3]])) == 0.5
 
 
 def test_inferencer_and_tools_take_precision():
