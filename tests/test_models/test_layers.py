@@ -336,3 +336,27 @@ def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
     assert int((win[:, 1] - win[:, 0]).clamp(min=0)[:10].sum()) == 0  # no mask, empty window
     area = ((win[10:, 1] - win[10:, 0]) * (win[10:, 3] - win[10:, 2])).float()
     assert float(area[:10].max()) < 0.2 * ori_hw[0] * ori_hw[1]  # one blob: a small window
+
+
+def test_dcn_workspace_reuses_one_buffer_and_gives_the_same_output():
+    """Inference DCN calls in a workspace write their product into one shared buffer (freed on
+    exit); the output is unchanged, autograd calls keep their own product."""
+    import mmpdepth.models.layers.deform_conv as dc
+    torch.manual_seed(0)
+    x, off, m = torch.randn(1, 8, 5, 6), torch.randn(1, 18, 5, 6), torch.rand(1, 9, 5, 6)
+    w = torch.randn(8, 8, 3, 3)
+    ref = dc._dcn_gather(x, off, m, w)
+    with dc.dcn_workspace():
+        a = dc._dcn_gather(x, off, m, w)
+        buf = dc._workspace.buf
+        assert buf is not None and buf.numel() == 5 * 6 * 9 * 8
+        with dc.dcn_workspace():  # nested: the same buffer
+            b = dc._dcn_gather(x[:, :, :4], off[:, :, :4], m[:, :, :4], w)
+        assert dc._workspace.buf is buf
+        wg = w.clone().requires_grad_()
+        c = dc._dcn_gather(x, off, m, wg)  # autograd: not the shared buffer
+        c.sum().backward()
+        assert wg.grad is not None
+    assert dc._workspace.buf is None and not dc._workspace.active
+    assert torch.equal(a, ref) and torch.allclose(c, ref)
+    assert torch.equal(b, dc._dcn_gather(x[:, :, :4], off[:, :, :4], m[:, :, :4], w))

@@ -20,6 +20,7 @@ from mmpdepth.registry import MODELS, TASK_UTILS
 
 from ..layers.center_heatmap import center_peaks_topk
 from ..layers.conv_tower import ConvTower
+from ..layers.deform_conv import dcn_workspace
 from ..layers.instance_depth import InstanceDepthGenerator
 from ..layers.precision import autocast_off, to_float32
 from ..task_modules import PanopticTargetGenerator  # noqa: F401 (registers it)
@@ -198,6 +199,12 @@ class PanopticDepthHead(BaseModule):
             (B, T, H_l, W_l), ``region_logits`` (B, K, H_l, W_l), ``kernel_maps`` (B, e^m, H_l,
             W_l) and ``depth_kernel_maps`` (B, D, H_l, W_l) or None.
         """
+        if torch.is_grad_enabled():
+            return self._forward_towers(x)
+        with dcn_workspace():  # inference: the DCN layers share one product buffer
+            return self._forward_towers(x)
+
+    def _forward_towers(self, x: Sequence[Tensor]) -> Dict[str, object]:
         sem_feat = self.semantic_fpn([x[i] for i in self.sem_fpn_levels])
         out = dict(sem_feat=sem_feat, mask_embed=self.mask_encoder(sem_feat), depth_embed=None)
         if self.with_depth:
