@@ -166,7 +166,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         sem_prob = sum(c['stuff_prob'] for c in candidates) / n_views
         paste = torch.zeros(sem_prob.shape[-2:], dtype=torch.long, device=sem_prob.device)
         things, order = self._pool_things(candidates)
-        thing_segments = self._paste_things(things, order, paste)
+        thing_masks = self._thing_masks(things, order)
+        thing_segments = self._paste_things(things, order, thing_masks, paste)
         stuff_segments = self._paste_stuff(candidates, sem_prob, paste,
                                            first_id=len(thing_segments) + 1)
         if 'kernels' in thing_segments:  # stuff rows: zeros (only things are tracked)
@@ -174,7 +175,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                                                               things.kernels.shape[1])
         segments = InstanceData.cat([thing_segments, stuff_segments])
         seg_index = self._segment_index(segments, paste)
-        out = self._panoptic_outputs(segments, seg_index, things, order)
+        out = self._panoptic_outputs(segments, seg_index, things, order, thing_masks)
         if self.depth_generator is not None and candidates[0]['depth_embed'] is not None:
             depth_map = self._gather_segment_depths(candidates, segments.depth_sources,
                                                     depth_scales, seg_index,
@@ -205,9 +206,21 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         things = InstanceData.cat(views)
         return things, torch.argsort(things.scores, descending=True)
 
-    def _paste_things(self, things: InstanceData, order: Tensor, paste: Tensor) -> InstanceData:
-        """Step 3a: paste things in ``order`` onto ``paste`` (segment k written as k + 1),
-        skipping low scores, empty masks and masks mostly taken already.
+    def _thing_masks(self, things: InstanceData, order: Tensor) -> Tensor:
+        """(n, H, W) boolean masks ``probs > mask_thr`` of the pooled things in ``order``,
+        computed only inside each thing's window (see :func:`output_windows`)."""
+        thr = self.test_cfg['mask_thr']
+        masks = torch.zeros(things.probs.shape, dtype=torch.bool, device=things.probs.device)
+        for i, (j, (y0, y1, x0, x1)) in enumerate(zip(order.tolist(),
+                                                      things.windows[order].tolist())):
+            torch.gt(things.probs[j, y0:y1, x0:x1], thr, out=masks[i, y0:y1, x0:x1])
+        return masks
+
+    def _paste_things(self, things: InstanceData, order: Tensor, masks: Tensor,
+                      paste: Tensor) -> InstanceData:
+        """Step 3a: paste things in ``order`` (``masks``: their :meth:`_thing_masks`) onto
+        ``paste`` (segment k written as k + 1), skipping low scores, empty masks and masks
+        mostly taken already.
 
         Returns:
             InstanceData: the pasted segments (``labels``, ``scores``, ``is_thing``, ``probs``
@@ -218,12 +231,12 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         windows = things.windows.tolist()
         with_kernels = 'depth_kernels' in things
         probs, labels, scores, sources, pasted = [], [], [], [], []
-        for j in order.tolist():
+        for i, j in enumerate(order.tolist()):
             if float(things.scores[j]) < cfg['combine_inst_thr']:
                 continue
             # only the window where the mask can be set (see output_windows) is looked at
             y0, y1, x0, x1 = windows[j]
-            mask = things.probs[j, y0:y1, x0:x1] > cfg['mask_thr']
+            mask = masks[i, y0:y1, x0:x1].clone()
             area = int(torch.count_nonzero(mask))  # (much faster than a bool sum)
             if area == 0:
                 continue
@@ -295,7 +308,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         return self._argmax_over_segments(segments.probs)
 
     def _panoptic_outputs(self, segments: InstanceData, seg_index: Tensor,
-                          things: InstanceData, order: Tensor) -> dict:
+                          things: InstanceData, order: Tensor, thing_masks: Tensor) -> dict:
         """``pred_panoptic_seg`` (ids ``class * label_divisor + instance``, things numbered in
         paste order, void ``void_label``), ``pred_instances`` (every pooled thing candidate's
         mask, label and score, in paste order) and ``pred_segments`` (with the things' mask
@@ -310,10 +323,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         out = dict(pred_panoptic_seg=PixelData(sem_seg=ids[seg_index][None]))
 
         instances = InstanceData()
-        instances.masks = torch.zeros(things.probs.shape, dtype=torch.bool, device=device)
-        for i, (y0, y1, x0, x1) in enumerate(things.windows[order].tolist()):
-            j = int(order[i])
-            instances.masks[i, y0:y1, x0:x1] = things.probs[j, y0:y1, x0:x1] > cfg['mask_thr']
+        instances.masks = thing_masks
         instances.labels = things.labels[order]
         instances.scores = things.scores[order]
         out['pred_instances'] = instances
