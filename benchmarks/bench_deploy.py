@@ -180,4 +180,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+    from mmpdepth.utils.cli import use_cpu_huge_pages
+    use_cpu_huge_pages()  # as the tools do; THP_MEM_ALLOC_ENABLE=0 turns it off
     sys.exit(main())

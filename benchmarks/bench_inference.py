@@ -76,6 +76,14 @@ def machine_rates(dtype: torch.dtype, repeats: int = 3) -> dict:
     return dict(conv=256 * 256 * 9 * 128 * 256 / conv_s / 1e9, gemm=2048 ** 3 / mm_s / 1e9)
 
 
+def _thp_mode() -> str:
+    try:
+        with open('/sys/kernel/mm/transparent_hugepage/enabled') as f:
+            return f.read().split('[')[1].split(']')[0]
+    except (OSError, IndexError):
+        return 'unknown'
+
+
 def count_params(model) -> int:
     sd = model.state_dict()
     return sum(v.numel() for k, v in sd.items()
@@ -170,6 +178,8 @@ def main():
           f'oneDNN bf16: {cpu_has_native_bf16()} (emulated without avx512_bf16 / amx); bf16 '
           f'3x3 conv measured {cpu_bf16_speedup():.2f}x fp32 -> auto picks '
           f'{resolve_precision("auto", "cpu")}\n'
+          f'huge pages for large CPU tensors: THP_MEM_ALLOC_ENABLE='
+          f'{os.environ.get("THP_MEM_ALLOC_ENABLE", "0")} (kernel THP: {_thp_mode()})\n'
           f'load average at start: {" ".join(f"{v:.1f}" for v in os.getloadavg())}')
     rates = {r: machine_rates(autocast_dtype(r) or torch.float32) for _, r in precisions}
     print('\nmachine rates (GMAC/s, best of 3): ' + '; '.join(
@@ -208,4 +218,6 @@ def main():
 
 
 if __name__ == '__main__':
+    from mmpdepth.utils.cli import use_cpu_huge_pages
+    use_cpu_huge_pages()  # as the tools do; THP_MEM_ALLOC_ENABLE=0 turns it off
     main()

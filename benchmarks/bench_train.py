@@ -171,4 +171,6 @@ def _print_row(r: dict, header: bool) -> None:
 
 
 if __name__ == '__main__':
+    from mmpdepth.utils.cli import use_cpu_huge_pages
+    use_cpu_huge_pages()  # as the tools do; THP_MEM_ALLOC_ENABLE=0 turns it off
     main()

@@ -5,6 +5,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
+# large CPU tensors on huge pages, as the tools do (mmpdepth.utils.cli.use_cpu_huge_pages)
+os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -78,10 +78,21 @@ def unwritable_output(path: str, option: str) -> Optional[str]:
     return None
 
 
+def use_cpu_huge_pages() -> None:
+    """Let PyTorch put large CPU tensors on transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``,
+    kept if the environment sets it). A fresh 1 GB tensor otherwise pays ~260k page faults
+    when first written (a 1024x2048 forward allocates several); with huge pages, 512x fewer.
+    Takes effect only before the process's first large CPU tensor; no effect where the
+    kernel has THP off."""
+    os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
+
+
 def run_tool(main: Callable[[], Optional[int]], argv: Optional[Sequence[str]] = None) -> None:
     """Run a tool's ``main()``: expected errors become ``PROG: error: MESSAGE`` on one line and
     exit status 2, Ctrl-C one line and status 130, unless ``--debug`` is among the arguments
-    (then the full traceback)."""
+    (then the full traceback). Large CPU tensors go on huge pages (:func:`use_cpu_huge_pages`).
+    """
+    use_cpu_huge_pages()
     args = sys.argv if argv is None else list(argv)
     debug = '--debug' in args
     if debug:
