@@ -37,10 +37,10 @@ CONFIG = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2
 #: threads are faster on idle cores but, under load, wait on each other (on a loaded 2-core
 #: machine 2-thread training iterations took 30-44 s where 1-thread ones took 4-8 s)
 DEMO_THREADS = 1
-#: expected minutes on an idle 2-core machine (AMD EPYC VM): a fixed part (data, evaluations,
-#: image and video demos) plus the training iterations; estimated from 3.5 min for 600
-#: iterations with 2 threads and ~1.7x slower 1-thread training
-FIXED_MINUTES, MINUTES_PER_ITER = 1.0, 4.2 / 600
+#: expected minutes on a 2-core machine: a fixed part (data, evaluations, image and video
+#: demos) plus the training iterations; measured with 1 thread on a 2-core Intel Xeon @ 2.80 GHz
+#: while other jobs used the second core: 1500 iterations in 31.5 min of a 32.2 min run
+FIXED_MINUTES, MINUTES_PER_ITER = 1.0, 1.26 / 60
 KEYS = ('PQ', 'PQ_th', 'PQ_st', 'DPQ', 'DPQ_th', 'DPQ_st', 'DPQ@0.5', 'DPQ@0.25', 'DPQ@0.1',
         'AbsRel', 'RMSE')
 
@@ -138,7 +138,7 @@ def main():
     os.environ['OMP_NUM_THREADS'] = str(args.threads)  # for child processes
     expected = FIXED_MINUTES + args.iters * MINUTES_PER_ITER
     print(f'[demo] {args.threads} torch thread(s) (--threads; the metrics depend on the count). '
-          f'Expected time: about {expected:.0f} min on an idle 2-core machine, longer while '
+          f'Expected time: about {expected:.0f} min on a 2-core machine, longer while '
           'other programs load the CPU. Full logs: the work dirs below.')
     t0 = time.time()
     init_default_scope('mmdet')
@@ -151,7 +151,7 @@ def main():
     untrained = flat(runner.test())
 
     print(f'[demo] 2/3 training {args.iters} iterations on CPU (about '
-          f'{args.iters * MINUTES_PER_ITER:.1f} min on 2 idle cores)')
+          f'{args.iters * MINUTES_PER_ITER:.1f} min on 2 cores)')
     work = osp.join(args.out_dir, 'work_dir')
     runner = RUNNERS.build(demo_config(args, work, draw=True))
     runner.train()
