@@ -79,9 +79,11 @@ def test_bf16_runs_network_in_bf16_and_decisions_in_fp32():
     mm_dtypes = []
     real_mm = torch.mm
 
-    def spy_mm(a, b):
+    def spy_mm(a, b, **kwargs):
         mm_dtypes.append(a.dtype)
-        return real_mm(a, b)
+        if 'out' in kwargs:  # the DCN workspace buffer
+            mm_dtypes.append(kwargs['out'].dtype)
+        return real_mm(a, b, **kwargs)
 
     x = torch.randint(0, 256, (1, 3, 64, 128), dtype=torch.float32)
     ds = DetDataSample(metainfo=dict(img_shape=(64, 128), ori_shape=(64, 128)))
