@@ -357,6 +357,15 @@ def test_dcn_workspace_reuses_one_buffer_and_gives_the_same_output():
         c = dc._dcn_gather(x, off, m, wg)  # autograd: not the shared buffer
         c.sum().backward()
         assert wg.grad is not None
+        # only the offsets train: their gradient reads the product, which must survive the
+        # next call
+        og = off.clone().requires_grad_()
+        d = dc._dcn_gather(x, og, m, w)
+        dc._dcn_gather(2 * x, off, m, w)
+        d.sum().backward()
+        og_ref = off.clone().requires_grad_()
+        dc._dcn_gather(x, og_ref, m, w).sum().backward()
+        assert torch.equal(og.grad, og_ref.grad)
     assert dc._workspace.buf is None and not dc._workspace.active
     assert torch.equal(a, ref) and torch.allclose(c, ref)
     assert torch.equal(b, dc._dcn_gather(x[:, :, :4], off[:, :, :4], m[:, :, :4], w))

@@ -254,7 +254,8 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
     w_mat = weight.permute(1, 2, 3, 0).reshape(c, 9 * c_out)
     if gemm_dtype is not None:
         rows, w_mat = rows.to(gemm_dtype), w_mat.to(gemm_dtype)
-    grad = torch.is_grad_enabled() and (rows.requires_grad or w_mat.requires_grad)
+    # autograd keeps y for backward (also for the offsets' and mask's gradients alone)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (rows, w_mat, offset, mask))
     buf = None if grad else _product_buffer(rows.shape[0], w_mat.shape[1], rows)
     y = torch.mm(rows, w_mat) if buf is None else torch.mm(rows, w_mat, out=buf)
     index, bag_weight = _bilinear_tap_bags(offset, mask)
