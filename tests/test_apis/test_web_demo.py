@@ -125,11 +125,17 @@ def image_pixels(page, selector: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(r.read())).convert('RGB'))
 
 
-def table_rows(page) -> list:
-    """The segment table's visible rows (the page's text, six cells a row)."""
-    cells = [c.strip() for c in page.inner_text('#segments').split('\n') if c.strip()]
-    body = cells[cells.index('score') + 1:]
-    assert len(body) % 6 == 0, cells
+def table_rows(page, expected: int, timeout_s: float = 30) -> list:
+    """The segment table's visible rows (the page's text, six cells a row), once the table
+    shows ``expected`` whole rows (the page may still be drawing it when the status is set)."""
+    deadline = time.time() + timeout_s
+    while True:
+        cells = [c.strip() for c in page.inner_text('#segments').split('\n') if c.strip()]
+        body = cells[cells.index('score') + 1:] if 'score' in cells else []
+        if len(body) == 6 * expected or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(body) == 6 * expected, (expected, cells)
     return [body[i:i + 6] for i in range(0, len(body), 6)]
 
 
@@ -152,8 +158,9 @@ def test_upload_shows_overlay_depth_point_cloud_and_segments(page, server, tmp_p
     assert depth.shape[0] >= 128 and depth.shape[1] > 256  # the colour bar beside the depth
     assert overlay.std() > 10 and depth.std() > 10
     # the segment table: one row per segment (largest first), with class, area and mean depth
-    rows = table_rows(page)
-    assert len(rows) == int(re.search(r'(\d+) segment', status).group(1)) >= 1
+    count = int(re.search(r'(\d+) segment', status).group(1))
+    rows = table_rows(page, count)
+    assert len(rows) == count >= 1
     for seg_id, name, kind, area, mean_depth, score in rows:
         assert CITYSCAPES_CLASSES[int(seg_id) // 1000] == name, (seg_id, name)
         assert kind == ('thing' if int(seg_id) // 1000 >= 11 else 'stuff')
