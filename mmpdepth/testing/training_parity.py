@@ -225,11 +225,10 @@ def num_threads(n: int):
 
 
 def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
-                      per_term_params: Optional[Dict[str, torch.nn.Parameter]],
-                      threads: int = 2, backward: bool = True) -> dict:
-    """Preprocess, ``model.loss``, per-term gradients of ``per_term_params`` (None: skipped)
-    and the backward of the sum of ``loss_names`` (in that order; ``backward=False``: skipped),
-    recording every stage.
+                      per_term_params: Dict[str, torch.nn.Parameter],
+                      threads: int = 2) -> dict:
+    """Preprocess, ``model.loss``, per-term gradients of ``per_term_params`` and the backward
+    of the sum of ``loss_names`` (in that order), recording every stage.
 
     Returns:
         dict: ``inputs`` (the packed uint8 images), ``data_samples``, ``batch_inputs``
@@ -274,20 +273,16 @@ def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
             if missing:
                 raise RuntimeError(f'the model computed no {missing[0]} (its losses: '
                                    f'{sorted(losses)})')
-            rec['per_term'] = None
-            if per_term_params is not None:
-                names = list(per_term_params)
-                params = [per_term_params[n] for n in names]
-                rec['per_term'] = {}
-                for term in loss_names:
-                    grads = torch.autograd.grad(losses[term], params,
-                                                retain_graph=backward or term != loss_names[-1],
-                                                allow_unused=True)
-                    rec['per_term'][term] = dict(zip(names, grads))
+            names = list(per_term_params)
+            params = [per_term_params[n] for n in names]
+            rec['per_term'] = {}
+            for term in loss_names:
+                grads = torch.autograd.grad(losses[term], params, retain_graph=True,
+                                            allow_unused=True)
+                rec['per_term'][term] = dict(zip(names, grads))
             t2 = time.perf_counter()
             model.zero_grad(set_to_none=True)
-            if backward:
-                sum(losses[k] for k in loss_names).backward()
+            sum(losses[k] for k in loss_names).backward()
             rec['seconds'] = dict(forward=t1 - t0, per_term=t2 - t1,
                                   backward=time.perf_counter() - t2)
     finally:
@@ -296,7 +291,7 @@ def run_training_step(model, samples: List[dict], loss_names: Sequence[str],
             h.remove()
     rec['losses'] = {k: v.detach() for k, v in losses.items()}
     rec['grads'] = {n: (p.grad.detach().clone() if p.grad is not None else None)
-                    for n, p in model.named_parameters()} if backward else None
+                    for n, p in model.named_parameters()}
     rec['bn'] = {n: (m.running_mean.clone(), m.running_var.clone())
                  for n, m in model.named_modules()
                  if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
@@ -388,9 +383,8 @@ class TrainingParity:
         self.rec: Optional[dict] = None
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, threads: int = 2, per_term: bool = True, backward: bool = True) -> dict:
-        """One training step (``per_term`` / ``backward`` False: without the per-term head
-        gradients / the whole-model backward, whose checks are then left out)."""
+    def run(self, threads: int = 2) -> dict:
+        """One training step with ``threads`` torch threads."""
         from mmpdepth.models.converters.panopticdepth_d2 import convert_key
         g = self.g
         files = [str(g[f'b{b}_file_name']) for b in range(self.batch)]
@@ -404,8 +398,8 @@ class TrainingParity:
                 raise GoldenError(f'{self.name}: per-term parameter {n} has no counterpart '
                                   f'({ours})')
             term_params[str(n)] = params[ours]
-        self.rec = run_training_step(self.model, samples, self.loss_names,
-                                     term_params if per_term else None, threads, backward)
+        self.rec = run_training_step(self.model, samples, self.loss_names, term_params,
+                                     threads)
         return self.rec
 
     def compare(self) -> List[Check]:
@@ -605,7 +599,7 @@ class TrainingParity:
         from mmpdepth.models.converters.panopticdepth_d2 import convert_key
         g, rec, out, st = self.g, self.rec, [], '5 gradients'
         names = [str(n) for n in g['per_term_param_names']]
-        for term in self.loss_names if rec['per_term'] is not None else ():
+        for term in self.loss_names:
             if f'per_term_grad_l2__{term}' not in g:
                 continue
             used_g = g[f'per_term_grad_used__{term}'].astype(bool)
@@ -631,8 +625,7 @@ class TrainingParity:
                              float(np.abs(l2 - g[f'per_term_grad_l2__{term}'])[ok].max()
                                    if ok.any() else 0.0),
                              float(rel[ok].max() if ok.any() else 0.0), tol, 'rel', note))
-        if rec['grads'] is not None:
-            out.extend(self._whole_model_gradients())
+        out.extend(self._whole_model_gradients())
         if 'bn_names' in g:
             means, vars_ = [], []
             for n in g['bn_names']:
