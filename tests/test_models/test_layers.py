@@ -338,6 +338,43 @@ def test_fusion_output_windows_hold_every_upsampled_mask_pixel(img_hw, ori_hw):
     assert float(area[:10].max()) < 0.2 * ori_hw[0] * ori_hw[1]  # one blob: a small window
 
 
+@pytest.mark.parametrize('img_hw,ori_hw', [((64, 96), (64, 96)), ((61, 90), (61, 90)),
+                                           ((61, 90), (130, 170)), ((64, 96), (37, 50))])
+@pytest.mark.parametrize('flip', [False, True])
+def test_original_size_maps_equal_the_upsampled_stack_in_any_window(img_hw, ori_hw, flip):
+    """The merge upsamples one thing at a time, only inside its window: bit for bit the same
+    values as the whole (N, H, W) stack of upsample_to_original (flipped back for TTA)."""
+    from mmpdepth.models.layers import OriginalSizeMaps, upsample_to_original
+    g = torch.Generator().manual_seed(1)
+    h4, w4 = (img_hw[0] + 31) // 32 * 8, (img_hw[1] + 31) // 32 * 8
+    probs = torch.rand(6, h4, w4, generator=g)
+    full = upsample_to_original(probs, img_hw, ori_hw)
+    if flip:
+        full = full.flip(-1)
+    lazy = OriginalSizeMaps(probs, img_hw, ori_hw, flip=flip)
+    assert lazy.shape == tuple(full.shape) and len(lazy[torch.tensor([0, 2])]) == 2
+    H, W = ori_hw
+    windows = [(0, H, 0, W), (0, 1, 0, 1), (H - 1, H, W - 1, W), (3, 4, 0, W), (0, H, 5, 6)]
+    for _ in range(40):
+        y0, y1 = sorted(torch.randint(0, H + 1, (2, ), generator=g).tolist())
+        x0, x1 = sorted(torch.randint(0, W + 1, (2, ), generator=g).tolist())
+        windows.append((y0, y1, x0, x1))
+    for i, (y0, y1, x0, x1) in enumerate(windows):
+        ours, ref = lazy.window(i % 6, (y0, y1, x0, x1)), full[i % 6, y0:y1, x0:x1]
+        if (y1 - y0, x1 - x0) == ori_hw or img_hw != ori_hw:
+            assert torch.equal(ours, ref)  # cut from the same computation
+        else:  # a crop of the stride-4 map: the same weights, one rounding at most
+            assert ours.shape == ref.shape
+            assert torch.allclose(ours, ref, rtol=0, atol=2**-23), (ours - ref).abs().max()
+    assert torch.equal(lazy.full(3), full[3])
+    # the margin matters: a window cut at the crop's own border would differ by far more
+    y = 4 * 3 + 1
+    tight = torch.nn.functional.interpolate(probs[:1, None, 3:5], scale_factor=4,
+                                            mode='bilinear', align_corners=False)[0, 0, y - 12]
+    exact = upsample_to_original(probs, img_hw, img_hw)[0, y]
+    assert (tight[:len(exact)] - exact).abs().max() > 1e-3
+
+
 def test_dcn_workspace_reuses_one_buffer_and_gives_the_same_output():
     """Inference DCN calls in a workspace write their product into one shared buffer (freed on
     exit); the output is unchanged, autograd calls keep their own product."""

@@ -6,7 +6,8 @@ from .deform_conv import ModulatedDeformConv3x3
 from .instance_depth import DEPTH_MODES, InstanceDepthGenerator
 from .kernel_fusion import (AdaptiveKernelFusion, fuse_stuff_kernels, fuse_thing_kernels,
                             pool_stuff_kernels, pool_stuff_kernels_dense)
-from .output_resize import flip_windows, output_windows, upsample_to_original
+from .output_resize import (OriginalSizeMaps, flip_windows, output_windows,
+                            upsample_to_original)
 from .semantic_fpn_fusion import SemanticFPNFusion
 
 __all__ = [
@@ -14,5 +15,5 @@ __all__ = [
     'ConvTower', 'add_coord_channels', 'ModulatedDeformConv3x3', 'DEPTH_MODES',
     'InstanceDepthGenerator', 'AdaptiveKernelFusion', 'fuse_stuff_kernels', 'fuse_thing_kernels',
     'pool_stuff_kernels', 'pool_stuff_kernels_dense', 'SemanticFPNFusion', 'flip_windows',
-    'output_windows', 'upsample_to_original'
+    'output_windows', 'upsample_to_original', 'OriginalSizeMaps'
 ]

@@ -1,6 +1,6 @@
 """Stride-4 maps to the original image size, and where a thresholded mask can be set there
 (the windows the fusion head pastes in; exact for bilinear resizing)."""
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,77 @@ def upsample_to_original(maps: Tensor, img_hw: Tuple[int, int],
     if tuple(up.shape[-2:]) != tuple(ori_hw):
         up = F.interpolate(up, size=ori_hw, mode='bilinear', align_corners=False)
     return up[0]
+
+
+class OriginalSizeMaps:
+    """(N, h, w) stride-4 maps at the original size on demand: one map, or a window of it, at
+    a time, each equal to the same rows of :func:`upsample_to_original` (flipped back for a
+    flipped view) without holding the (N, H, W) stack.
+
+    A whole map, and any window when the input is resized to the original size, is cut from
+    the same computation as the stack: equal bit for bit. Without a final resize
+    (``img_hw == ori_hw``, the usual test pipeline) a smaller window upsamples only the
+    stride-4 rows / columns it reads plus one of margin: ``scale_factor=4`` gives the same
+    source coordinates and weights as the whole map (``(y + 0.5) / 4 - 0.5`` is exact in
+    float) and the margin keeps the crop's clamped border out of the window, but PyTorch's
+    kernel may round a crop's last vector differently: equal within one float rounding
+    (2^-24 relative).
+
+    Args:
+        maps (Tensor): (N, h, w) stride-4 maps (padded input / 4).
+        img_hw, ori_hw (tuple): un-padded input and original size.
+        flip (bool): the view was flipped horizontally: maps and windows are flipped back.
+    """
+
+    def __init__(self, maps: Tensor, img_hw: Tuple[int, int], ori_hw: Tuple[int, int],
+                 flip: bool = False) -> None:
+        self.maps = maps
+        self.img_hw = tuple(img_hw)
+        self.ori_hw = tuple(ori_hw)
+        self.flip = flip
+
+    def __len__(self) -> int:
+        return self.maps.shape[0]
+
+    @property
+    def shape(self) -> Tuple[int, int, int]:
+        return (len(self), ) + self.ori_hw
+
+    def __getitem__(self, keep: Tensor) -> 'OriginalSizeMaps':
+        return OriginalSizeMaps(self.maps[keep], self.img_hw, self.ori_hw, self.flip)
+
+    def full(self, i: int) -> Tensor:
+        """(H, W) map ``i``."""
+        up = upsample_to_original(self.maps[i:i + 1], self.img_hw, self.ori_hw)[0]
+        return up.flip(-1) if self.flip else up
+
+    def window(self, i: int, window: Sequence[int]) -> Tensor:
+        """(y1 - y0, x1 - x0) window ``[y0, y1, x0, x1)`` of map ``i``."""
+        y0, y1, x0, x1 = (int(v) for v in window)
+        if y1 <= y0 or x1 <= x0:
+            return self.maps.new_zeros(max(y1 - y0, 0), max(x1 - x0, 0))
+        if self.flip:
+            x0, x1 = self.ori_hw[1] - x1, self.ori_hw[1] - x0
+        whole = (y1 - y0, x1 - x0) == self.ori_hw
+        if whole or self.img_hw != self.ori_hw:
+            up = upsample_to_original(self.maps[i:i + 1], self.img_hw, self.ori_hw)[0]
+            up = up[y0:y1, x0:x1]
+        else:
+            (a, b), (c, d) = (_stride4_rows(lo, hi, n) for lo, hi, n in
+                              ((y0, y1, self.maps.shape[1]), (x0, x1, self.maps.shape[2])))
+            up = F.interpolate(self.maps[i:i + 1, None, a:b, c:d], scale_factor=4,
+                               mode='bilinear', align_corners=False)[0, 0]
+            up = up[y0 - 4 * a:y1 - 4 * a, x0 - 4 * c:x1 - 4 * c]
+        return up.flip(-1) if self.flip else up
+
+
+def _stride4_rows(lo: int, hi: int, n: int) -> Tuple[int, int]:
+    """Stride-4 rows ``[a, b)`` that x4 outputs ``[lo, hi)`` read, with one row of margin."""
+    if hi <= lo:
+        return 0, 0
+    first = max((2 * lo - 3) // 8, 0)  # floor((lo + 0.5) / 4 - 0.5), clamped at 0
+    last = max((2 * hi - 5) // 8, 0) + 1  # the same for output hi - 1, and its next row
+    return max(first - 1, 0), min(last + 2, n)
 
 
 def output_windows(masks: Tensor, img_hw: Tuple[int, int],
