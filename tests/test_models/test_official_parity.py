@@ -65,7 +65,7 @@ def run(request, tmp_path_factory):
         cand = head[0]['thing_candidates']
         kern = _fused_kernels(model, outs, cand)
     return dict(name=name, g=g, feats=feats, outs=outs, head=head[0], fused=fused,
-                fused_kernels=kern)
+                fused_kernels=kern, model=model, data=data)
 
 
 def _fused_kernels(model, outs, cand):
@@ -189,3 +189,37 @@ def test_final_segments_and_depth_match(run):
         assert np.median(diff) <= 1e-4 and np.percentile(diff, 99.9) <= 5e-3
         assert diff.max() <= 1e-2
         assert depth.min() >= 0 and depth.max() <= 80
+
+
+def test_channels_last_inference_gives_the_same_panoptic_map(run):
+    """On CPU ``predict`` feeds the network a channels-last input (``test_cfg.channels_last``
+    'auto'): same panoptic ids and depth as the NCHW run that the checks above compare with
+    the official outputs."""
+    model, data = run['model'], run['data']
+    seen = []
+    hook = model.backbone.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            head = model.predict_heads(data['inputs'], data['data_samples'])
+            fused = model.panoptic_fusion_head.predict(head, [data['data_samples'][0].metainfo])[0]
+    finally:
+        hook.remove()
+        torch.set_num_threads(threads)
+    assert seen == [True]
+    ids, ref = fused['pred_panoptic_seg'].sem_seg, run['fused']['pred_panoptic_seg'].sem_seg
+    assert (ids != ref).float().mean() <= 1e-3  # float-rounding ties at most
+    if run['name'] == 'dps':
+        same = ids == ref
+        depth, ref_depth = fused['pred_depth_map'].data, run['fused']['pred_depth_map'].data
+        assert rel_err(depth[same], ref_depth[same]) <= 1e-4
+    model.test_cfg = dict(model.test_cfg, channels_last=False)
+    try:
+        assert not model._channels_last('cpu')
+        model.test_cfg['channels_last'] = 'yes'
+        with pytest.raises(ValueError, match='channels_last'):
+            model._channels_last('cpu')
+    finally:
+        model.test_cfg.pop('channels_last')
