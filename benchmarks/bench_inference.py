@@ -7,7 +7,9 @@ profile and the ratio to the machine's convolution floor.
 The floor: in the same run, the machine's rate of a 3x3 256->256 convolution at 128x256
 (channels-last, multiply-adds per second) and of a 2048^3 matrix product are measured per
 precision; ``floor = model GMACs / conv rate`` is the time the network would take if every
-multiply-add ran at that convolution's speed, and ``ratio = latency / floor``. The CPU model,
+multiply-add ran at that convolution's speed, and ``ratio = latency / floor``. A shared
+machine's speed drifts within a run, so the conv rate is measured again right before each
+timed call, and each call is compared with its own floor (the table gives the medians). The CPU model,
 its avx2 / avx512_bf16 / amx flags and the load average are printed with the numbers.
 
 Random weights unless ``--checkpoint`` is given (latency does not depend on the values, except
@@ -52,8 +54,9 @@ def cpu_description() -> str:
     return f'{name}; flags: {" ".join(shown) or "none of avx2/avx512/amx"}'
 
 
-def machine_rates(dtype: torch.dtype, repeats: int = 3) -> dict:
-    """GMAC/s of a 3x3 256->256 conv at 128x256 (channels-last) and of a 2048^3 matmul."""
+def machine_rates(dtype: torch.dtype, repeats: int = 3, with_gemm: bool = True) -> dict:
+    """GMAC/s of a 3x3 256->256 conv at 128x256 (channels-last) and of a 2048^3 matmul
+    (best of ``repeats``; ``with_gemm=False``: the conv only)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 256, 128, 256, generator=g).to(dtype).contiguous(
         memory_format=torch.channels_last)
@@ -72,7 +75,7 @@ def machine_rates(dtype: torch.dtype, repeats: int = 3) -> dict:
 
     with torch.no_grad():
         conv_s = best(lambda: torch.nn.functional.conv2d(x, w, padding=1))
-        mm_s = best(lambda: a @ a)
+        mm_s = best(lambda: a @ a) if with_gemm else float('nan')
     return dict(conv=256 * 256 * 9 * 128 * 256 / conv_s / 1e9, gemm=2048 ** 3 / mm_s / 1e9)
 
 
@@ -123,8 +126,11 @@ def timed_predict(model, img, meta, stages, precision='fp32'):
         t0 = time.perf_counter()
         data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
         t1 = time.perf_counter()
+        inputs = data['inputs']
+        if model._channels_last('cpu'):  # as PanopticDepth.predict_heads
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         with inference_autocast(precision, 'cpu'):
-            bb = model.backbone(data['inputs'])
+            bb = model.backbone(inputs)
             t2 = time.perf_counter()
             feats = model.neck(bb)
             t3 = time.perf_counter()
@@ -194,22 +200,33 @@ def main():
         for label, r in precisions:
             stages = defaultdict(list)
             timed_predict(model, img, meta, defaultdict(list), r)  # warm-up
-            lat = [timed_predict(model, img, meta, stages, r) for _ in range(args.repeats)]
-            rows.append((size, label, r, gmac, statistics.median(lat), stages))
+            lat, conv_rate = [], []
+            for _ in range(args.repeats):  # each call next to its own measure of the rate
+                conv_rate.append(machine_rates(autocast_dtype(r) or torch.float32,
+                                               with_gemm=False)['conv'])
+                lat.append(timed_predict(model, img, meta, stages, r))
+            rows.append((size, label, r, gmac, lat, conv_rate, stages))
     print(f'\n{"input":>10s} {"precision":>13s} {"GMACs":>8s} {"latency (s)":>12s} '
-          f'{"network (s)":>12s} {"floor (s)":>10s} {"ratio":>6s} {"net ratio":>9s} '
-          f'{"speed-up":>8s}')
+          f'{"network (s)":>12s} {"conv GMAC/s":>11s} {"floor (s)":>10s} {"ratio":>6s} '
+          f'{"net ratio":>9s} {"speed-up":>8s}')
     base = {}
-    for size, label, r, gmac, lat, stages in rows:
-        base.setdefault(size, lat)
-        floor = gmac / rates[r]['conv']
-        net = sum(statistics.median(stages[k]) for k in NETWORK_STAGES)
-        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {lat:12.2f} {net:12.2f} {floor:10.2f} '
-              f'{lat / floor:6.2f} {net / floor:9.2f} {base[size] / lat:7.2f}x')
-    print('ratio = latency / floor; net ratio = (backbone + FPN + heads) / floor; the floor '
-          'counts the network only, and with random weights the merge is its worst case '
-          '(every mask spread over the image): pass --checkpoint for a trained model\'s')
-    for size, label, r, _, lat, stages in rows:
+    for size, label, r, gmac, lat, conv_rate, stages in rows:
+        med = statistics.median
+        base.setdefault(size, med(lat))
+        floors = [gmac / c for c in conv_rate]
+        nets = [sum(t) for t in zip(*(stages[k] for k in NETWORK_STAGES))]
+        ratio = med(t / f for t, f in zip(lat, floors))
+        net_ratio = med(t / f for t, f in zip(nets, floors))
+        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {med(lat):12.2f} {med(nets):12.2f} '
+              f'{med(conv_rate):11.1f} {med(floors):10.2f} {ratio:6.2f} {net_ratio:9.2f} '
+              f'{base[size] / med(lat):7.2f}x')
+    print('conv GMAC/s = the 3x3 conv rate measured right before each timed call (median); '
+          'ratio = median over the calls of latency / that call\'s floor; net ratio = the same '
+          'for backbone + FPN + heads; the floor counts the network only, and with random '
+          'weights the merge is its worst case (every mask spread over the image): pass '
+          '--checkpoint for a trained model\'s')
+    for size, label, r, _, lat, _, stages in rows:
+        lat = statistics.median(lat)
         print(f'\nwhere the time goes at {size}, {label} (median s):')
         for name, ts in stages.items():
             m = statistics.median(ts)
