@@ -67,6 +67,11 @@ def test_coord_channels_are_row_then_column():
     assert out.shape == (1, 3, 3, 5)
     assert out[0, 1, :, 0].tolist() == [-1.0, 0.0, 1.0]  # rows
     assert out[0, 2, 0, :].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]  # columns
+    # a channels-last input (CPU inference) keeps its layout, with the same values
+    x = torch.randn(2, 4, 3, 5)
+    cl = add_coord_channels(x.contiguous(memory_format=torch.channels_last))
+    assert cl.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(cl, add_coord_channels(x))
 
 
 def test_gaussian_radius_is_panopticfcn_form():

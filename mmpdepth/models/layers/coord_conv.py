@@ -23,6 +23,10 @@ def add_coord_channels(x: Tensor) -> Tensor:
             cols = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
         grid_r, grid_c = torch.meshgrid(rows, cols, indexing='ij')
         coords = torch.stack([grid_r, grid_c]).unsqueeze(0).expand(b, -1, -1, -1)
+        if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            # a channels-last x keeps its layout only if the coordinates have it too (else
+            # cat returns NCHW, ~6x slower, and every later conv reorders again)
+            coords = coords.contiguous(memory_format=torch.channels_last)
     return torch.cat([x, coords], dim=1)
 
 

@@ -304,7 +304,8 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
     else:
         out = _dcn_grid_sample(x, offset, mask, weight)
     if bias is not None:
-        out = out + bias
+        # in place at inference: the gather's output is fresh (no second (B, H, W, C) buffer)
+        out = out + bias if needs_grad else out.add_(bias)
     return out.permute(0, 3, 1, 2)
 
 
