@@ -53,9 +53,6 @@ class OriginalSizeMaps:
     def shape(self) -> Tuple[int, int, int]:
         return (len(self), ) + self.ori_hw
 
-    def __getitem__(self, keep: Tensor) -> 'OriginalSizeMaps':
-        return OriginalSizeMaps(self.maps[keep], self.img_hw, self.ori_hw, self.flip)
-
     def full(self, i: int) -> Tensor:
         """(H, W) map ``i``."""
         up = upsample_to_original(self.maps[i:i + 1], self.img_hw, self.ori_hw)[0]
