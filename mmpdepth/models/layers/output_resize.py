@@ -63,18 +63,15 @@ class OriginalSizeMaps:
         y0, y1, x0, x1 = (int(v) for v in window)
         if y1 <= y0 or x1 <= x0:
             return self.maps.new_zeros(max(y1 - y0, 0), max(x1 - x0, 0))
-        if self.flip:
+        if (y1 - y0, x1 - x0) == self.ori_hw or self.img_hw != self.ori_hw:
+            return self.full(i)[y0:y1, x0:x1]
+        if self.flip:  # the window in the un-flipped maps
             x0, x1 = self.ori_hw[1] - x1, self.ori_hw[1] - x0
-        whole = (y1 - y0, x1 - x0) == self.ori_hw
-        if whole or self.img_hw != self.ori_hw:
-            up = upsample_to_original(self.maps[i:i + 1], self.img_hw, self.ori_hw)[0]
-            up = up[y0:y1, x0:x1]
-        else:
-            (a, b), (c, d) = (_stride4_rows(lo, hi, n) for lo, hi, n in
-                              ((y0, y1, self.maps.shape[1]), (x0, x1, self.maps.shape[2])))
-            up = F.interpolate(self.maps[i:i + 1, None, a:b, c:d], scale_factor=4,
-                               mode='bilinear', align_corners=False)[0, 0]
-            up = up[y0 - 4 * a:y1 - 4 * a, x0 - 4 * c:x1 - 4 * c]
+        (a, b), (c, d) = (_stride4_rows(lo, hi, n) for lo, hi, n in
+                          ((y0, y1, self.maps.shape[1]), (x0, x1, self.maps.shape[2])))
+        up = F.interpolate(self.maps[i:i + 1, None, a:b, c:d], scale_factor=4,
+                           mode='bilinear', align_corners=False)[0, 0]
+        up = up[y0 - 4 * a:y1 - 4 * a, x0 - 4 * c:x1 - 4 * c]
         return up.flip(-1) if self.flip else up
 
 

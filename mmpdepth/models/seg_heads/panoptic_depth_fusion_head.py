@@ -221,16 +221,24 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         upsampled and thresholded one at a time, only inside each thing's window (see
         :func:`output_windows`)."""
         thr = self.test_cfg['mask_thr']
-        hw = candidates[0]['stuff_prob'].shape[-2:]
-        masks = torch.zeros((len(order), *hw), dtype=torch.bool,
-                            device=candidates[0]['stuff_prob'].device)
-        views, rows = things.view.tolist(), things.row.tolist()
+        masks = torch.zeros((len(order), *candidates[0]['thing_probs'].shape[1:]),
+                            dtype=torch.bool, device=things.scores.device)
+        maps = self._thing_maps(candidates, things)
         for i, (j, (y0, y1, x0, x1)) in enumerate(zip(order.tolist(),
                                                       things.windows[order].tolist())):
             if y1 > y0 and x1 > x0:
-                prob = candidates[views[j]]['thing_probs'].window(rows[j], (y0, y1, x0, x1))
-                torch.gt(prob, thr, out=masks[i, y0:y1, x0:x1])
+                view_maps, row = maps[j]
+                torch.gt(view_maps.window(row, (y0, y1, x0, x1)), thr,
+                         out=masks[i, y0:y1, x0:x1])
         return masks
+
+    @staticmethod
+    def _thing_maps(candidates: List[dict],
+                    things: InstanceData) -> List[Tuple[OriginalSizeMaps, int]]:
+        """Per pooled thing (see :meth:`_pool_things`): its view's ``thing_probs`` and its
+        row there."""
+        return [(candidates[v]['thing_probs'], r)
+                for v, r in zip(things.view.tolist(), things.row.tolist())]
 
     def _paste_things(self, candidates: List[dict], things: InstanceData, order: Tensor,
                       masks: Tensor, paste: Tensor) -> InstanceData:
@@ -246,7 +254,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         """
         cfg = self.test_cfg
         windows = things.windows.tolist()
-        views, rows = things.view.tolist(), things.row.tolist()
+        maps = self._thing_maps(candidates, things)
         scores_all = things.scores.tolist()
         with_kernels = 'depth_kernels' in things
         taken = paste > 0  # kept up to date with the paste: a bool map is cheaper to test
@@ -266,8 +274,8 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
                 continue
             paste[y0:y1, x0:x1][mask & ~taken_win] = len(labels) + 1
             taken_win |= mask
-            maps = candidates[views[j]]['thing_probs']
-            probs.append(lambda maps=maps, row=rows[j]: maps.full(row))
+            view_maps, row = maps[j]
+            probs.append(lambda view_maps=view_maps, row=row: view_maps.full(row))
             labels.append(int(things.labels[j]))
             scores.append(scores_all[j])
             sources.append([(int(things.view[j]),
