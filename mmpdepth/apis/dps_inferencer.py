@@ -56,7 +56,8 @@ class DPSInferencer(BaseInferencer):
     a list of them and returns ``dict(predictions=[...], visualization=[...], errors=[...])``.
     Each prediction is ``dict(name, panoptic (H, W) ids class * label_divisor + instance,
     depth (H, W) metres, segments=[dict(id, class, class_name, score, area, mean_depth)])`` (or
-    the ``DetDataSample`` with ``return_datasamples=True``). Inputs that cannot be read are
+    the ``DetDataSample`` with ``return_datasamples=True``); ``segments`` lists the segments
+    that own pixels of ``panoptic``. Inputs that cannot be read are
     reported in ``errors`` (with the reason) and the rest is processed.
     """
 
@@ -363,8 +364,12 @@ class DPSInferencer(BaseInferencer):
             s = sample.pred_segments
             for sid, lbl, score, area in zip(s.ids.tolist(), s.labels.tolist(),
                                              s.scores.tolist(), s.areas.tolist()):
+                if area <= 0:
+                    # kept by the fusion filters but won no pixel of the DPS argmax (as in
+                    # the official code): not in the panoptic map, so not listed
+                    continue
                 mean_depth = None
-                if depth is not None and area > 0:
+                if depth is not None:
                     mean_depth = float(depth[ids == sid].mean())
                     mean_depth = round(mean_depth, 3) if np.isfinite(mean_depth) else None
                 segs.append(dict(id=int(sid), **{'class': int(lbl)},

@@ -223,3 +223,23 @@ def test_inference_dps_is_the_inferencer_on_a_built_model(inferencer, images):
         model.cfg = old
     with pytest.raises(ValueError, match='missing.png: file not found'):
         inference_dps(model, '/nonexistent/missing.png')
+
+
+def test_segments_without_a_pixel_in_the_map_are_not_listed(inferencer):
+    """In DPS mode a segment can pass the fusion filters and win no pixel of the per-pixel
+    argmax (the official code keeps it with area 0): it is not in the panoptic map, so the
+    user's segment list (JSON, the web demo's table) leaves it out."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData, PixelData
+    s = DetDataSample()
+    pan = torch.full((1, 4, 4), 13001)
+    pan[0, :, :1] = 0
+    s.pred_panoptic_seg = PixelData(sem_seg=pan)
+    s.pred_depth_map = PixelData(data=torch.arange(16.).view(1, 4, 4))
+    s.pred_segments = InstanceData(ids=torch.tensor([13001, 11002, 0]),
+                                   labels=torch.tensor([13, 11, 0]),
+                                   scores=torch.tensor([0.9, 0.8, 0.7]),
+                                   areas=torch.tensor([12, 0, 4]))
+    segs = inferencer.to_prediction(s, 'x')['segments']
+    assert [(g['id'], g['area'], g['mean_depth']) for g in segs] == [(13001, 12, 8.0),
+                                                                     (0, 4, 6.0)]

@@ -230,10 +230,14 @@ class WebDemo:
         return pic
 
     def table(self, pred: dict) -> List[list]:
-        """Segment rows (largest first): id, class, thing / stuff, area, mean depth, score."""
+        """Segment rows (largest first): id, class, thing / stuff, area, mean depth, score
+        (a value the model did not give, e.g. no depth head: 'n/a')."""
+        def na(v):
+            return 'n/a' if v is None else v
+
         things = set(self.inferencer.dataset_meta.get('thing_ids', ()))
         rows = [[s['id'], s['class_name'], 'thing' if s['class'] in things else 'stuff',
-                 s['area'], s['mean_depth'], s['score']] for s in pred['segments']]
+                 s['area'], na(s['mean_depth']), na(s['score'])] for s in pred['segments']]
         return sorted(rows, key=lambda r: -r[3])
 
 
