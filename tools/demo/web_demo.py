@@ -312,6 +312,9 @@ def main(argv=None) -> int:
     from mmpdepth.apis import DPSInferencer
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
+    if args.random_weights:
+        import torch
+        torch.manual_seed(0)  # the same page on every start (for tests of the page)
     inferencer = DPSInferencer(cfg, args.weights, device=args.device, show_progress=False)
     out_root = tempfile.mkdtemp(prefix='mmpdepth_web_')
     what = (f'Model: {osp.basename(args.config)} with '
