@@ -1,15 +1,15 @@
 """ONNX Runtime vs PyTorch CPU latency of a deployed PanopticDepth model, and the DCN choice.
 
     python benchmarks/bench_deploy.py [CONFIG] [--sizes 512x1024 1024x2048] [--threads 2]
-        [--repeats 2] [--checkpoint CKPT] [--skip-dcn]
+        [--repeats 2] [--checkpoint CKPT] [--skip-dcn] [--deploy-cfg DEPLOY_CFG]
 
 Part 1 (DCN options): one modulated deformable 3x3 layer (256 channels) through ONNX Runtime
 as (a) our grid_sample + matmul formulation (standard ops, what the export uses), (b)
 mmdeploy's ``MMCVModulatedDeformConv2d`` from the custom-op library in the mmdeploy wheel,
 (c) the standard ONNX ``DeformConv`` (opset 19), against ``torchvision.ops.deform_conv2d``.
 
-Part 2: per input size, a static export (configs/deploy/panoptic-depth_onnxruntime_static.py,
-random image) of CONFIG (default: the official R-50 DPS architecture, seeded random weights
+Part 2: per input size, a static export (--deploy-cfg, default
+configs/deploy/panoptic-depth_onnxruntime_static.py; random image) of CONFIG (default: the official R-50 DPS architecture, seeded random weights
 unless --checkpoint), then the median of --repeats full predictions (preprocessed tensor in,
 panoptic + depth out, post-processing included) after a warm-up, for PyTorch and for the ONNX
 Runtime backend model, plus the graph part alone (network + candidates).
@@ -118,7 +118,8 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
     print(f'  {"(PyTorch eager, mmpdepth default)":38s} {"yes":>5s} {"":>10s} {lat:12.3f}')
 
 
-def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=None) -> None:
+def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=None,
+                  deploy_cfg: str = STATIC) -> None:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
@@ -138,8 +139,8 @@ def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=Non
             rng = np.random.default_rng(0)
             mmcv.imwrite(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), img)
             t = time.perf_counter()
-            task, torch_model, onnx_path = mdeploy.export_onnx(STATIC, config, checkpoint, img,
-                                                               osp.join(tmp, size))
+            task, torch_model, onnx_path = mdeploy.export_onnx(deploy_cfg, config, checkpoint,
+                                                               img, osp.join(tmp, size))
             export_s = time.perf_counter() - t
             backend = task.build_backend_model([onnx_path])
             data, inputs = task.create_input(img, None, torch_model.data_preprocessor)
@@ -155,7 +156,9 @@ def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=Non
                     lambda: backend.wrapper({backend.input_name: inputs}), repeats)
             rows.append((size, export_s, pt_graph, pt_full, ort_graph, ort_full))
             print(f'{size}: done', flush=True)
-    print(f'\n{osp.relpath(config, ROOT)}, {threads} threads, median of {repeats} (s)')
+    import onnxruntime as ort
+    print(f'\n{osp.relpath(config, ROOT)}, deploy config {osp.basename(deploy_cfg)}, ONNX '
+          f'Runtime {ort.__version__}, {threads} threads, median of {repeats} (s)')
     print(f'  {"input":>10s} {"export":>8s} {"PyTorch graph":>14s} {"PyTorch full":>13s} '
           f'{"ORT graph":>10s} {"ORT full":>9s}')
     for size, ex, pg, pf, og, of in rows:
@@ -170,12 +173,16 @@ def main(argv=None) -> int:
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--checkpoint', default=None)
     ap.add_argument('--skip-dcn', action='store_true')
+    ap.add_argument('--deploy-cfg', default=STATIC,
+                    help='mmdeploy config of the export (e.g. the DeformConv one, for ONNX '
+                    'Runtime >= 1.25)')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     import mmpdepth.deploy  # noqa: F401
     if not args.skip_dcn:
         dcn_options(args.threads)
-    model_latency(args.config, args.sizes, args.threads, args.repeats, args.checkpoint)
+    model_latency(args.config, args.sizes, args.threads, args.repeats, args.checkpoint,
+                  args.deploy_cfg)
     return 0
 
 

@@ -66,7 +66,10 @@ def export_onnx(deploy_cfg: Union[str, Config], model_cfg: Union[str, Config],
     from mmdeploy.apis import build_task_processor, torch2onnx
     from mmdeploy.utils import load_config
 
+    from .panoptic_depth_rewriter import dcn_export_form_of
+
     deploy_cfg, model_cfg = load_config(deploy_cfg, model_cfg)
+    dcn_export_form_of(deploy_cfg)  # a bad form / opset pair fails before the model is built
     model_cfg = deploy_model_cfg(model_cfg)
     os.makedirs(work_dir, exist_ok=True)
     task = build_task_processor(model_cfg, deploy_cfg, device)

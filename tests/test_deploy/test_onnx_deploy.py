@@ -14,6 +14,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_synthetic-dps.py')
 STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
 DYNAMIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_dynamic.py')
+DEFORM_CONV = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime-deformconv_static.py')
 sys.path.insert(0, osp.join(ROOT, 'tools', 'deployment'))
 
 pytest.importorskip('mmdeploy')
@@ -138,6 +139,20 @@ def test_candidate_names_round_trip_and_errors():
         unflatten_candidates({'output': t})
 
 
+def test_deploy_config_picks_the_dcn_export_form_and_checks_it():
+    from mmpdepth.deploy.panoptic_depth_rewriter import dcn_export_form_of
+    assert dcn_export_form_of(Config.fromfile(STATIC)) == 'gather'
+    cfg = Config.fromfile(DEFORM_CONV)
+    assert cfg.onnx_config.opset_version == 19 and dcn_export_form_of(cfg) == 'deform_conv'
+    cfg.onnx_config.opset_version = 17
+    with pytest.raises(ValueError, match=r"'deform_conv' needs onnx_config.opset_version >= 19, "
+                       'got 17'):
+        dcn_export_form_of(cfg)
+    cfg.codebase_config.dcn_export_form = 'deformable'
+    with pytest.raises(ValueError, match="dcn_export_form must be one of .* got 'deformable'"):
+        dcn_export_form_of(cfg)
+
+
 def test_legacy_exporter_switch_is_scoped():
     from mmpdepth.deploy import legacy_onnx_exporter
     original = torch.onnx.export
@@ -148,10 +163,15 @@ def test_legacy_exporter_switch_is_scoped():
 
 
 @pytest.mark.slow
-def test_official_r50_dps_architecture_exports_with_dcn(tmp_path):
+@pytest.mark.parametrize('deploy_cfg', [STATIC, DEFORM_CONV], ids=['gather', 'deform_conv'])
+def test_official_r50_dps_architecture_exports_with_dcn(tmp_path, deploy_cfg):
     """The official R-50 DPS model (deterministic golden weights, converted) with its DCNv2
-    towers: exported in the 'gather' DCN form (standard ops), checked on the golden image and
-    its mirror image."""
+    towers: exported in the 'gather' DCN form (standard ops) and as ONNX ``DeformConv`` nodes
+    (opset 19, ONNX Runtime >= 1.25), checked on the golden image and its mirror image."""
+    import onnxruntime as ort
+    from packaging.version import Version
+    if deploy_cfg == DEFORM_CONV and Version(ort.__version__) < Version('1.25'):
+        pytest.skip(f'ONNX Runtime {ort.__version__} has no DeformConv kernel (>= 1.25 has)')
     import deploy
     sys.path.insert(0, osp.join(ROOT, 'tests'))
     sys.path.insert(0, osp.join(ROOT, 'tools', 'model_converters'))
@@ -167,10 +187,18 @@ def test_official_r50_dps_architecture_exports_with_dcn(tmp_path):
     mmcv.imwrite(np.ascontiguousarray(bgr[:, ::-1]), imgs[1])
     cfg = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r50-d2_official_cityscapes-dps.py')
     work = str(tmp_path / 'work')
-    assert deploy.main([STATIC, cfg, ckpt, *imgs, '--work-dir', work]) == 0
+    assert deploy.main([deploy_cfg, cfg, ckpt, *imgs, '--work-dir', work]) == 0
     import onnx
-    ops = {(n.domain, n.op_type) for n in onnx.load(osp.join(work, 'end2end.onnx')).graph.node}
-    assert ('', 'Gather') in ops and {d for d, _ in ops} == {''}  # the 'gather' DCN form
+    nodes = onnx.load(osp.join(work, 'end2end.onnx')).graph.node
+    assert {n.domain for n in nodes} == {''}  # standard ops only
+    deform = sum(n.op_type == 'DeformConv' for n in nodes)
+    gathers = sum(n.op_type == 'Gather' for n in nodes)
+    # this architecture runs 36 DCNv2 calls per image (towers shared across levels): the
+    # 'gather' form writes each as 36 Gather rows, the 'deform_conv' form as one DeformConv
+    if deploy_cfg == STATIC:
+        assert deform == 0 and gathers >= 36 * 36
+    else:
+        assert deform == 36 and gathers < 36 * 36
     # Network outputs match to 1e-4. Depth kernels (DCNv2 towers) and stuff kernels pooled over
     # argmax regions amplify float noise: PyTorch itself, 1 vs 2 threads, differs by up to 7e-5
     # (thing depth kernels) and 2.2e-3 (stuff depth kernels) on this image; ONNX Runtime stays

@@ -251,6 +251,48 @@ def test_dcn_export_path_equals_torchvision(form, op):
             pass
 
 
+
+def test_dcn_deform_conv_export_form_is_one_onnx_deformconv_node(tmp_path):
+    """'deform_conv' exports each DCNv2 as one standard ``DeformConv`` node (opset 19) whose
+    values (ONNX's reference evaluator, and ONNX Runtime where it has the kernel: >= 1.25) are
+    torchvision's; below opset 19 the export stops with a message naming the form and opset."""
+    import io
+
+    import numpy as np
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+    from packaging.version import Version
+    from torchvision.ops import deform_conv2d
+
+    from mmpdepth.models.layers.deform_conv import export_dcn_form, modulated_deform_conv3x3
+    x, off, m, w, b = (t.float() for t in _dcn_case(5, 1, 4, 3, 6, 7))
+
+    class Layer(torch.nn.Module):
+
+        def forward(self, x, off, m):
+            return modulated_deform_conv3x3(x, off, m, w, b)
+
+    def export(opset):
+        buf = io.BytesIO()
+        with export_dcn_form('deform_conv'):
+            torch.onnx.export(Layer(), (x, off, m), buf, input_names=['x', 'off', 'm'],
+                              output_names=['y'], opset_version=opset, dynamo=False)
+        return onnx.load_from_string(buf.getvalue())
+
+    model = export(19)
+    assert [n.op_type for n in model.graph.node if n.op_type != 'Constant'] == ['DeformConv']
+    ref = deform_conv2d(x, off, w, b, padding=1, mask=m).numpy()
+    feeds = dict(x=x.numpy(), off=off.numpy(), m=m.numpy())
+    y = ReferenceEvaluator(model).run(None, feeds)[0]
+    assert np.abs(y - ref).max() < 1e-4
+    import onnxruntime as ort
+    if Version(ort.__version__) >= Version('1.25'):
+        sess = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+        assert np.abs(sess.run(None, feeds)[0] - ref).max() < 1e-4
+    with pytest.raises(ValueError, match="'deform_conv' needs ONNX opset >= 19.*opset 17"):
+        export(17)
+
+
 MIB = 2**20
 
 

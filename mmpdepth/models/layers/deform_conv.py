@@ -11,8 +11,9 @@ Four implementations of the same operator (equal outputs and gradients in float6
   output pixel (``F.embedding_bag``): the fastest CPU path, forward and backward (~8x
   torchvision's CPU backward), at the cost of a (B*H*W*9, C_out) buffer kept for backward;
 * ``'export'``: the form taken under tracing / ONNX export (standard ONNX ops only): the
-  'gather' product written as MatMul + 36 ``Gather`` rows (default), or NCHW ``grid_sample``
-  and one ``(C_out, 9C)`` product (:func:`export_dcn_form`).
+  'gather' product written as MatMul + 36 ``Gather`` rows (default), NCHW ``grid_sample``
+  and one ``(C_out, 9C)`` product, or one standard ``DeformConv`` node (opset >= 19; ONNX
+  Runtime >= 1.25 runs it) (:func:`export_dcn_form`).
 
 ``impl='auto'`` (the default) picks per call with :func:`select_dcn_impl`.
 """
@@ -31,7 +32,9 @@ from .precision import autocast_off
 #: values of ``ModulatedDeformConv3x3(impl=...)`` / ``PanopticDepthHead(dcn_impl=...)``
 DCN_IMPLS = ('auto', 'torchvision', 'grid_sample', 'gather')
 #: forms the DCN takes under tracing / ONNX export (:func:`export_dcn_form`)
-DCN_EXPORT_FORMS = ('gather', 'grid_sample')
+DCN_EXPORT_FORMS = ('gather', 'grid_sample', 'deform_conv')
+#: the first ONNX opset with ``DeformConv``
+DEFORM_CONV_OPSET = 19
 _export_form = ['gather']
 _workspace = threading.local()
 
@@ -71,8 +74,9 @@ def _product_buffer(rows: int, cols: int, like: Tensor) -> Optional[Tensor]:
 @contextmanager
 def export_dcn_form(form: str) -> Iterator[None]:
     """Trace / export DCNv2 layers inside the block as ``form``: 'gather' (MatMul, then 36
-    ``Gather`` rows per pixel; the default) or 'grid_sample' (NCHW ``GridSample``, then one
-    MatMul). Both are standard ONNX ops and equal up to float rounding."""
+    ``Gather`` rows per pixel; the default), 'grid_sample' (NCHW ``GridSample``, then one
+    MatMul) or 'deform_conv' (one ONNX ``DeformConv`` node; the export's opset must be >= 19).
+    All are standard ONNX ops and equal up to float rounding."""
     if form not in DCN_EXPORT_FORMS:
         raise ValueError(f'DCN export form must be one of {DCN_EXPORT_FORMS}, got {form!r}')
     previous = _export_form[0]
@@ -229,6 +233,27 @@ def _dcn_export_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) 
     return out.reshape(b, h, w, c_out).permute(0, 3, 1, 2)
 
 
+class _OnnxDeformConv(torch.autograd.Function):
+    """torchvision's DCNv2 that exports as one standard ONNX ``DeformConv`` node (same offset
+    layout, interleaved (Δy, Δx) per tap, and mask input). -> NCHW."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
+                bias: Tensor) -> Tensor:
+        return deform_conv2d(x, offset, weight, bias, stride=1, padding=1, mask=mask)
+
+    @staticmethod
+    def symbolic(g, x, offset, mask, weight, bias):
+        if g.opset < DEFORM_CONV_OPSET:
+            raise ValueError(
+                f"DCN export form 'deform_conv' needs ONNX opset >= {DEFORM_CONV_OPSET} "
+                f'(DeformConv), the export uses opset {g.opset}: raise opset_version or use '
+                "the 'gather' form")
+        return g.op('DeformConv', x, weight, offset, bias, mask, kernel_shape_i=[3, 3],
+                    pads_i=[1, 1, 1, 1], strides_i=[1, 1], dilations_i=[1, 1], group_i=1,
+                    offset_group_i=1)
+
+
 def _dcn_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
     """Sample the taps on a channels-last input, then one product per tap. -> (B, H, W, C_out)."""
     b, c, h, w = x.shape
@@ -296,6 +321,10 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
     if chosen == 'torchvision':
         return deform_conv2d(x, offset, weight, bias, stride=1, padding=1, mask=mask)
     if chosen == 'export':
+        if _export_form[0] == 'deform_conv':
+            return _OnnxDeformConv.apply(x, offset, mask, weight,
+                                         weight.new_zeros(weight.shape[0]) if bias is None
+                                         else bias)
         export = _dcn_export_gather if _export_form[0] == 'gather' else _dcn_export
         out = export(x, offset, mask, weight)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
