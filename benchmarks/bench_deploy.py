@@ -1,18 +1,21 @@
 """ONNX Runtime vs PyTorch CPU latency of a deployed PanopticDepth model, and the DCN choice.
 
     python benchmarks/bench_deploy.py [CONFIG] [--sizes 512x1024 1024x2048] [--threads 2]
-        [--repeats 2] [--checkpoint CKPT] [--skip-dcn] [--deploy-cfg DEPLOY_CFG]
+        [--repeats 3] [--checkpoint CKPT] [--skip-dcn] [--deploy-cfg DEPLOY_CFG ...]
 
 Part 1 (DCN options): one modulated deformable 3x3 layer (256 channels) through ONNX Runtime
-as (a) our grid_sample + matmul formulation (standard ops, what the export uses), (b)
-mmdeploy's ``MMCVModulatedDeformConv2d`` from the custom-op library in the mmdeploy wheel,
-(c) the standard ONNX ``DeformConv`` (opset 19), against ``torchvision.ops.deform_conv2d``.
+as (a) the default export form (MatMul + 36 Gather rows), (b) grid_sample + MatMul, (c)
+mmdeploy's ``MMCVModulatedDeformConv2d`` from the custom-op library in the mmdeploy wheel, (d)
+the standard ONNX ``DeformConv`` (opset 19; ONNX Runtime >= 1.25), against
+``torchvision.ops.deform_conv2d``.
 
-Part 2: per input size, a static export (--deploy-cfg, default
-configs/deploy/panoptic-depth_onnxruntime_static.py; random image) of CONFIG (default: the official R-50 DPS architecture, seeded random weights
-unless --checkpoint), then the median of --repeats full predictions (preprocessed tensor in,
-panoptic + depth out, post-processing included) after a warm-up, for PyTorch and for the ONNX
-Runtime backend model, plus the graph part alone (network + candidates).
+Part 2: per input size and deploy config (--deploy-cfg; default: the static config and its
+DeformConv variant), a static export (random image) of CONFIG (default: the official R-50 DPS
+architecture, seeded random weights unless --checkpoint), then the median of --repeats full
+predictions (preprocessed tensor in, panoptic + depth out, post-processing included) after a
+warm-up, for PyTorch and for the ONNX Runtime backend model, plus the graph part alone
+(network + candidates). The four are timed in rounds of one call each (PyTorch and ONNX
+Runtime alternating), so a shared machine's drift hits them alike.
 """
 import argparse
 import os.path as osp
@@ -29,16 +32,26 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CFG = osp.join(ROOT,
                        'configs/panopticdepth/panopticdepth_r50-d2_official_cityscapes-dps.py')
 STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
+DEFORM_CONV = osp.join(ROOT,
+                       'configs/deploy/panoptic-depth_onnxruntime-deformconv_static.py')
 
 
 def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+    return _interleaved_medians([fn], repeats)[0]
+
+
+def _interleaved_medians(fns, repeats: int) -> list:
+    """Median time of each of ``fns`` over ``repeats`` rounds, one call of each per round
+    (after one warm-up call each), so a shared machine's drift hits all of them alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
@@ -119,7 +132,8 @@ def dcn_options(threads: int, size=(128, 256), channels: int = 256) -> None:
 
 
 def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=None,
-                  deploy_cfg: str = STATIC) -> None:
+                  deploy_cfgs=(STATIC, )) -> None:
+    """Per input size and deploy config: export, then PyTorch and ONNX Runtime in rounds."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
@@ -138,31 +152,31 @@ def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=Non
             img = osp.join(tmp, f'{size}.png')
             rng = np.random.default_rng(0)
             mmcv.imwrite(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), img)
-            t = time.perf_counter()
-            task, torch_model, onnx_path = mdeploy.export_onnx(deploy_cfg, config, checkpoint,
-                                                               img, osp.join(tmp, size))
-            export_s = time.perf_counter() - t
-            backend = task.build_backend_model([onnx_path])
-            data, inputs = task.create_input(img, None, torch_model.data_preprocessor)
-            samples = data['data_samples']
-            with torch.no_grad():
-                pt_full = _median_time(lambda: torch_model(inputs, samples, mode='predict'),
-                                       repeats)
-                pt_graph = _median_time(lambda: mdeploy.pytorch_candidates(torch_model, inputs),
-                                        repeats)
-                ort_full = _median_time(lambda: backend(inputs, samples, mode='predict'),
-                                        repeats)
-                ort_graph = _median_time(
-                    lambda: backend.wrapper({backend.input_name: inputs}), repeats)
-            rows.append((size, export_s, pt_graph, pt_full, ort_graph, ort_full))
-            print(f'{size}: done', flush=True)
+            for n, deploy_cfg in enumerate(deploy_cfgs):
+                t = time.perf_counter()
+                task, torch_model, onnx_path = mdeploy.export_onnx(
+                    deploy_cfg, config, checkpoint, img, osp.join(tmp, f'{size}_{n}'))
+                export_s = time.perf_counter() - t
+                backend = task.build_backend_model([onnx_path])
+                data, inputs = task.create_input(img, None, torch_model.data_preprocessor)
+                samples = data['data_samples']
+                with torch.no_grad():  # one call of each per round (alternating backends)
+                    times = _interleaved_medians([
+                        lambda: torch_model(inputs, samples, mode='predict'),
+                        lambda: backend(inputs, samples, mode='predict'),
+                        lambda: mdeploy.pytorch_candidates(torch_model, inputs),
+                        lambda: backend.wrapper({backend.input_name: inputs})], repeats)
+                rows.append((size, osp.basename(deploy_cfg), export_s, *times))
+                del backend
+                print(f'{size}, {osp.basename(deploy_cfg)}: done', flush=True)
     import onnxruntime as ort
-    print(f'\n{osp.relpath(config, ROOT)}, deploy config {osp.basename(deploy_cfg)}, ONNX '
-          f'Runtime {ort.__version__}, {threads} threads, median of {repeats} (s)')
-    print(f'  {"input":>10s} {"export":>8s} {"PyTorch graph":>14s} {"PyTorch full":>13s} '
-          f'{"ORT graph":>10s} {"ORT full":>9s}')
-    for size, ex, pg, pf, og, of in rows:
-        print(f'  {size:>10s} {ex:8.1f} {pg:14.2f} {pf:13.2f} {og:10.2f} {of:9.2f}')
+    print(f'\n{osp.relpath(config, ROOT)}, ONNX Runtime {ort.__version__}, {threads} threads, '
+          f'median of {repeats} rounds (s)')
+    print(f'  {"input":>10s} {"deploy config":46s} {"export":>7s} {"PyTorch graph":>14s} '
+          f'{"PyTorch full":>13s} {"ORT graph":>10s} {"ORT full":>9s} {"ORT/PyTorch":>11s}')
+    for size, cfg, ex, pf, of, pg, og in rows:
+        print(f'  {size:>10s} {cfg:46s} {ex:7.1f} {pg:14.2f} {pf:13.2f} {og:10.2f} {of:9.2f} '
+              f'{of / pf:11.2f}')
 
 
 def main(argv=None) -> int:
@@ -170,12 +184,12 @@ def main(argv=None) -> int:
     ap.add_argument('config', nargs='?', default=DEFAULT_CFG)
     ap.add_argument('--sizes', nargs='+', default=['512x1024', '1024x2048'])
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--repeats', type=int, default=2)
+    ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--checkpoint', default=None)
     ap.add_argument('--skip-dcn', action='store_true')
-    ap.add_argument('--deploy-cfg', default=STATIC,
-                    help='mmdeploy config of the export (e.g. the DeformConv one, for ONNX '
-                    'Runtime >= 1.25)')
+    ap.add_argument('--deploy-cfg', nargs='+', default=[STATIC, DEFORM_CONV],
+                    help='mmdeploy config(s) of the export, each timed against PyTorch '
+                    '(default: the static one and its DeformConv variant)')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     import mmpdepth.deploy  # noqa: F401

@@ -228,15 +228,18 @@ def test_loss_forward_of_each_backbone(name):
 @pytest.mark.parametrize('path', DEPLOY_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_deploy_configs_are_complete_mmdeploy_configs(path):
     """configs/deploy/ are mmdeploy deploy configs (not model configs): ONNX Runtime backend,
-    our backend model and module, opset >= 16 (GridSample)."""
+    our backend model and module, opset >= 16 (GridSample), a DCN export form the opset has."""
     pytest.importorskip('mmdeploy')
     from mmdeploy.utils import get_backend, get_codebase_config, get_onnx_config, load_config
+
+    from mmpdepth.deploy.panoptic_depth_rewriter import dcn_export_form_of
     cfg = load_config(path)[0]
     assert get_backend(cfg).value == 'onnxruntime'
     codebase = get_codebase_config(cfg)
     assert codebase['model_type'] == 'panoptic_depth'
     assert codebase['module'] == ['mmpdepth.deploy']
     assert get_onnx_config(cfg)['opset_version'] >= 16
+    dcn_export_form_of(cfg)
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'dps' in osp.basename(p)],
