@@ -15,6 +15,15 @@ TINY = osp.join(ROOT, 'configs/panopticdepth/panopticdepth_r18-tiny_fpn_1xb4-2k_
 STATIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_static.py')
 DYNAMIC = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime_dynamic.py')
 DEFORM_CONV = osp.join(ROOT, 'configs/deploy/panoptic-depth_onnxruntime-deformconv_static.py')
+DEFORM_CONV_DYNAMIC = osp.join(ROOT,
+                               'configs/deploy/panoptic-depth_onnxruntime-deformconv_dynamic.py')
+
+
+def _skip_without_deform_conv_kernel():
+    import onnxruntime as ort
+    from packaging.version import Version
+    if Version(ort.__version__) < Version('1.25'):
+        pytest.skip(f'ONNX Runtime {ort.__version__} has no DeformConv kernel (>= 1.25 has)')
 sys.path.insert(0, osp.join(ROOT, 'tools', 'deployment'))
 
 pytest.importorskip('mmdeploy')
@@ -75,9 +84,14 @@ def test_static_export_matches_pytorch_on_two_images(assets):
         deploy.main([STATIC, TINY, ckpt, imgs[0], '--work-dir', work])
 
 
-def test_dynamic_export_with_dcn_runs_other_sizes(assets):
+@pytest.mark.parametrize('deploy_cfg', [DYNAMIC, DEFORM_CONV_DYNAMIC],
+                         ids=['gather', 'deform_conv'])
+def test_dynamic_export_with_dcn_runs_other_sizes(assets, deploy_cfg):
     """Tiny model with DCNv2 towers (as the official ones), dynamic shapes: standard ONNX ops
-    only (no custom-op library), correct at sizes other than the export size."""
+    only (no custom-op library), correct at sizes other than the export size, in either DCN
+    export form."""
+    if deploy_cfg == DEFORM_CONV_DYNAMIC:
+        _skip_without_deform_conv_kernel()
     import onnx
     import onnxruntime as ort
 
@@ -95,10 +109,11 @@ def test_dynamic_export_with_dcn_runs_other_sizes(assets):
                 p.normal_(0, 0.1)
     ckpt = str(tmp / 'tiny_dcn.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    task, model, onnx_path = mdeploy.export_onnx(DYNAMIC, cfg, ckpt, imgs[0],
-                                                 str(tmp / 'dynamic'))
+    task, model, onnx_path = mdeploy.export_onnx(deploy_cfg, cfg, ckpt, imgs[0],
+                                                 str(tmp / osp.basename(deploy_cfg)))
     ops = {(n.domain, n.op_type) for n in onnx.load(onnx_path).graph.node}
-    assert ('', 'Gather') in ops and ('', 'GridSample') not in ops  # the 'gather' DCN form
+    assert ('', 'GridSample') not in ops
+    assert (('', 'DeformConv') in ops) == (deploy_cfg == DEFORM_CONV_DYNAMIC)
     assert {d for d, _ in ops} == {''}, ops
     sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
     names = [o.name for o in sess.get_outputs()]
@@ -168,10 +183,8 @@ def test_official_r50_dps_architecture_exports_with_dcn(tmp_path, deploy_cfg):
     """The official R-50 DPS model (deterministic golden weights, converted) with its DCNv2
     towers: exported in the 'gather' DCN form (standard ops) and as ONNX ``DeformConv`` nodes
     (opset 19, ONNX Runtime >= 1.25), checked on the golden image and its mirror image."""
-    import onnxruntime as ort
-    from packaging.version import Version
-    if deploy_cfg == DEFORM_CONV and Version(ort.__version__) < Version('1.25'):
-        pytest.skip(f'ONNX Runtime {ort.__version__} has no DeformConv kernel (>= 1.25 has)')
+    if deploy_cfg == DEFORM_CONV:
+        _skip_without_deform_conv_kernel()
     import deploy
     sys.path.insert(0, osp.join(ROOT, 'tests'))
     sys.path.insert(0, osp.join(ROOT, 'tools', 'model_converters'))
