@@ -17,7 +17,6 @@ Four implementations of the same operator (equal outputs and gradients in float6
 
 ``impl='auto'`` (the default) picks per call with :func:`select_dcn_impl`.
 """
-import math
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
@@ -34,10 +33,6 @@ from .precision import autocast_off
 DCN_IMPLS = ('auto', 'torchvision', 'grid_sample', 'gather')
 #: forms the DCN takes under tracing / ONNX export (:func:`export_dcn_form`)
 DCN_EXPORT_FORMS = ('gather', 'grid_sample', 'deform_conv')
-#: output pixels per tile of the 'gather' path's gather (rows, columns): a tile's 36 rows per
-#: pixel come from nearby rows of the product, which stay in cache (one 256-channel layer at
-#: 256x512: ~25 % less gather time than raster order)
-GATHER_TILE = (8, 16)
 #: output channels of the offset / mask conv at CPU inference (27 padded with zero filters;
 #: oneDNN's blocked conv kernels run 32 outputs faster than 27)
 OFFSET_CONV_CPU_CHANNELS = 32
@@ -176,14 +171,7 @@ def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
     return s * m
 
 
-def _tile_shape(h: int, w: int, tile: Tuple[int, int]) -> Tuple[int, int]:
-    """The (th, tw) pixel tiles that divide an (h, w) map, at most ``tile``."""
-    if tuple(tile) == (1, 1):  # raster order; also what tracing takes (sizes are traced)
-        return 1, 1
-    return math.gcd(h, tile[0]), math.gcd(w, tile[1])
-
-
-def _bilinear_tap_bags(offset: Tensor, mask: Tensor, tile: Tuple[int, int] = (1, 1),
+def _bilinear_tap_bags(offset: Tensor, mask: Tensor,
                        index_dtype: torch.dtype = torch.int64) -> Tuple[Tensor, Tensor]:
     """Rows and weights that DCNv2 reads, for a gather from ``Y = x @ [W_0 .. W_8]``.
 
@@ -194,29 +182,23 @@ def _bilinear_tap_bags(offset: Tensor, mask: Tensor, tile: Tuple[int, int] = (1,
 
     Args:
         offset (Tensor): (B, 18, H, W). mask (Tensor): (B, 9, H, W).
-        tile (tuple): list the output pixels tile by tile, (th, tw) pixels each (see
-            :func:`_tile_shape`), rows of a tile and tiles in raster order; neighbouring
-            pixels read neighbouring rows of ``Y``, so a tile's reads stay in cache. (1, 1):
-            raster order.
         index_dtype (torch.dtype): int64, or int32 (``embedding_bag`` takes both).
 
     Returns:
-        tuple: ``index`` (B*H*W, 36) and ``weight`` (B*H*W, 36), one output pixel a row, the
-        corners of tap k at columns 4k .. 4k + 3.
+        tuple: ``index`` (B*H*W, 36) and ``weight`` (B*H*W, 36), one output pixel a row
+        (raster order), the corners of tap k at columns 4k .. 4k + 3.
     """
     b, _, h, w = offset.shape
-    th, tw = _tile_shape(h, w, tile)
     dt, dev = offset.dtype, offset.device
 
-    def tiled(t: Tensor) -> Tensor:  # (B, C, H, W) -> (B, H/th, W/tw, th, tw, C), contiguous
-        t = t.permute(0, 2, 3, 1).reshape(b, h // th, th, w // tw, tw, t.shape[1])
-        return t.permute(0, 1, 3, 2, 4, 5).contiguous()  # what follows keeps this order
+    def pixel_major(t: Tensor) -> Tensor:  # (B, C, H, W) -> (B, H, W, C), contiguous
+        return t.permute(0, 2, 3, 1).contiguous()  # what follows keeps this memory order
 
-    off = tiled(offset).unflatten(-1, (9, 2))
+    off = pixel_major(offset).unflatten(-1, (9, 2))
     taps = torch.arange(9, device=dev)
-    ys = torch.arange(h, dtype=dt, device=dev).view(h // th, 1, th, 1, 1)
-    xs = torch.arange(w, dtype=dt, device=dev).view(1, w // tw, 1, tw, 1)
-    py = off[..., 0] + (ys + (taps // 3 - 1).to(dt))  # (B, H/th, W/tw, th, tw, 9)
+    ys = torch.arange(h, dtype=dt, device=dev).view(h, 1, 1)
+    xs = torch.arange(w, dtype=dt, device=dev).view(w, 1)
+    py = off[..., 0] + (ys + (taps // 3 - 1).to(dt))  # (B, H, W, 9)
     px = off[..., 1] + (xs + (taps % 3 - 1).to(dt))
     y0, x0 = torch.floor(py), torch.floor(px)
     ly, lx = py - y0, px - x0
@@ -232,29 +214,13 @@ def _bilinear_tap_bags(offset: Tensor, mask: Tensor, tile: Tuple[int, int] = (1,
     cx = [x0.clamp(0, w - 1) * 9 + tap, (x0 + 1).clamp(0, w - 1) * 9 + tap]
     if b > 1:
         first = (torch.arange(b, device=dev) * (h * w * 9)).to(index_dtype)
-        first = first.view(b, 1, 1, 1, 1, 1)
+        first = first.view(b, 1, 1, 1)
         ry = [r + first for r in ry]
-    m = tiled(mask)
+    m = pixel_major(mask)
     # corners (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1) of each tap
     index = torch.stack([ry[i] + cx[j] for i in (0, 1) for j in (0, 1)], -1)
     weight = torch.stack([wy[i] * wx[j] * m for i in (0, 1) for j in (0, 1)], -1)
     return index.reshape(b * h * w, 36), weight.reshape(b * h * w, 36)
-
-
-def _untile(out: Tensor, b: int, h: int, w: int, tile: Tuple[int, int],
-            bias: Optional[Tensor] = None) -> Tensor:
-    """(B*H*W, C) rows in the tile order of :func:`_bilinear_tap_bags` (+ ``bias``) ->
-    (B, H, W, C) in raster order."""
-    th, tw = _tile_shape(h, w, tile)
-    c = out.shape[-1]
-    src = out.view(b, h // th, w // tw, th, tw, c).permute(0, 1, 3, 2, 4, 5)
-    res = out.new_empty(b, h, w, c)
-    dst = res.view(b, h // th, th, w // tw, tw, c)
-    if bias is None:
-        dst.copy_(src)
-    else:
-        torch.add(src, bias, out=dst)
-    return res
 
 
 def _dcn_export(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
@@ -326,8 +292,7 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
                 bias: Optional[Tensor] = None) -> Tensor:
     """Multiply first, ``Y[(b, p), k] = x[b, :, p] @ W_k`` (one (H*W, C) x (C, 9*C_out) GEMM),
     then gather: bilinear interpolation is linear, so this equals sampling first; it costs the
-    (H*W*9, C_out) buffer. The gather runs tile by tile (:data:`GATHER_TILE`), then the rows
-    go back to raster order with ``bias`` added in the same pass. ``gemm_dtype`` (e.g.
+    (H*W*9, C_out) buffer; ``bias`` is added to the gather's fresh output. ``gemm_dtype`` (e.g.
     bfloat16): the GEMM and the gather in that dtype, the output in ``x``'s dtype.
     -> (B, H, W, C_out)."""
     b, c, h, w = x.shape
@@ -341,14 +306,13 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in grads)
     buf = None if grad else _product_buffer(rows.shape[0], w_mat.shape[1], rows)
     y = torch.mm(rows, w_mat) if buf is None else torch.mm(rows, w_mat, out=buf)
-    index, bag_weight = _bilinear_tap_bags(offset, mask, GATHER_TILE, torch.int32)
+    index, bag_weight = _bilinear_tap_bags(offset, mask, torch.int32)
     out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
-                          per_sample_weights=bag_weight.to(y.dtype), mode='sum').to(x.dtype)
-    if grad:
-        th, tw = _tile_shape(h, w, GATHER_TILE)
-        out = out.view(b, h // th, w // tw, th, tw, c_out).permute(0, 1, 3, 2, 4, 5)
-        return (out if bias is None else out + bias).reshape(b, h, w, c_out)
-    return _untile(out, b, h, w, GATHER_TILE, bias)
+                          per_sample_weights=bag_weight.to(y.dtype), mode='sum')
+    out = out.view(b, h, w, c_out).to(x.dtype)
+    if bias is None:
+        return out
+    return out + bias if grad else out.add_(bias)
 
 
 def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
