@@ -230,6 +230,20 @@ def test_gather_dcn_inference_equals_torchvision():
     assert torch.allclose(a.float(), c32, rtol=1e-5, atol=1e-5)
 
 
+def test_gather_rows_are_int32_while_they_fit():
+    """The gather's row indices are int32 up to 2**31 - 1 rows of the product, int64 beyond
+    (a product that large would overflow int32 rows silently)."""
+    from mmpdepth.models.layers.deform_conv import _bilinear_tap_bags, gather_index_dtype
+    assert gather_index_dtype(2**31 - 1) == torch.int32
+    assert gather_index_dtype(2**31) == torch.int64
+    off, m = torch.randn(2, 18, 5, 6) * 3, torch.rand(2, 9, 5, 6)
+    i32, w32 = _bilinear_tap_bags(off, m, torch.int32)
+    i64, w64 = _bilinear_tap_bags(off, m)
+    assert i32.dtype == torch.int32 and i64.dtype == torch.int64
+    assert torch.equal(i32.long(), i64) and torch.equal(w32, w64)
+    assert int(i64.max()) < 2 * 5 * 6 * 9 and int(i64.min()) >= 0
+
+
 def test_dcn_offset_conv_runs_padded_on_cpu_inference_only(monkeypatch):
     """CPU inference runs the 27-channel offset / mask conv with 32 filters (5 zero) and keeps
     the first 27: the same values; training and export run the module's own conv."""

@@ -171,3 +171,28 @@ def test_losses_equal_the_per_image_loop_they_replace(cfg, batch):
     sum(losses.values()).backward()
     assert float(model.panoptic_head.thing_kernel_proj.weight.grad.abs().sum()) == \
         pytest.approx(17.295307159423828, rel=1e-5)
+
+
+def test_thing_rescoring_uses_the_mean_probability_inside_each_mask(cfg):
+    """Step 1 of the merge rescores each thing candidate by its maskness, the mean probability
+    over its pixels above ``mask_thr`` (0.5: a pixel exactly at 0.5 is outside), drops those
+    below ``min_rescored_score`` and keeps the best ``max_per_img``, best first."""
+    from mmengine.structures import InstanceData
+    head = build(cfg.model).panoptic_fusion_head
+    test_cfg = head.test_cfg
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(9, 8, 12, generator=g) * 3
+    logits[0, 0, :2] = 0.0  # probability exactly 0.5
+    logits[1] = -20.0  # no pixel above the threshold: maskness 0, dropped
+    things = InstanceData(mask_logits=logits, scores=torch.rand(9, generator=g),
+                          labels=torch.arange(9))
+    out, _ = head.process_things(things, (32, 48), (32, 48))
+    probs = logits.sigmoid()
+    inside = probs > test_cfg['mask_thr']
+    maskness = (probs * inside).sum((1, 2)) / (inside.sum((1, 2)) + 1e-6)
+    rescored = things.scores * maskness
+    want = [i for i in rescored.argsort(descending=True).tolist()
+            if rescored[i] >= test_cfg['min_rescored_score']][:test_cfg['max_per_img']]
+    assert 1 not in want and len(want) >= 2
+    assert out.labels.tolist() == want
+    assert torch.allclose(out.scores, rescored[want], rtol=1e-6, atol=0)

@@ -171,6 +171,12 @@ def _sample_taps(x_cl: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
     return s * m
 
 
+def gather_index_dtype(rows: int) -> torch.dtype:
+    """int32 for the rows of a gather table of ``rows`` rows while they fit (half the index
+    memory of int64, which ``embedding_bag`` also takes), int64 beyond."""
+    return torch.int32 if rows <= torch.iinfo(torch.int32).max else torch.int64
+
+
 def _bilinear_tap_bags(offset: Tensor, mask: Tensor,
                        index_dtype: torch.dtype = torch.int64) -> Tuple[Tensor, Tensor]:
     """Rows and weights that DCNv2 reads, for a gather from ``Y = x @ [W_0 .. W_8]``.
@@ -306,7 +312,7 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in grads)
     buf = None if grad else _product_buffer(rows.shape[0], w_mat.shape[1], rows)
     y = torch.mm(rows, w_mat) if buf is None else torch.mm(rows, w_mat, out=buf)
-    index, bag_weight = _bilinear_tap_bags(offset, mask, torch.int32)
+    index, bag_weight = _bilinear_tap_bags(offset, mask, gather_index_dtype(y.shape[0] * 9))
     out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
                           per_sample_weights=bag_weight.to(y.dtype), mode='sum')
     out = out.view(b, h, w, c_out).to(x.dtype)

@@ -95,7 +95,9 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
         probs = things.mask_logits.sigmoid()
         masks = probs > cfg['mask_thr']
         area = masks.sum((1, 2)).float() + 1e-6
-        maskness = (probs * masks.float()).sum((1, 2)) / area
+        # sum of probs * masks: F.threshold keeps p where p > mask_thr, 0 elsewhere, in one
+        # pass (no float copy of the masks, no product tensor)
+        maskness = F.threshold(probs, cfg['mask_thr'], 0.0).sum((1, 2)) / area
         scores = things.scores * maskness
         order = torch.argsort(scores, descending=True)
         scores = scores[order]
