@@ -294,13 +294,11 @@ def _dcn_grid_sample(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor) ->
 
 
 def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
-                gemm_dtype: Optional[torch.dtype] = None,
-                bias: Optional[Tensor] = None) -> Tensor:
+                gemm_dtype: Optional[torch.dtype] = None) -> Tensor:
     """Multiply first, ``Y[(b, p), k] = x[b, :, p] @ W_k`` (one (H*W, C) x (C, 9*C_out) GEMM),
     then gather: bilinear interpolation is linear, so this equals sampling first; it costs the
-    (H*W*9, C_out) buffer; ``bias`` is added to the gather's fresh output. ``gemm_dtype`` (e.g.
-    bfloat16): the GEMM and the gather in that dtype, the output in ``x``'s dtype.
-    -> (B, H, W, C_out)."""
+    (H*W*9, C_out) buffer. ``gemm_dtype`` (e.g. bfloat16): the GEMM and the gather in that
+    dtype, the output in ``x``'s dtype. -> (B, H, W, C_out)."""
     b, c, h, w = x.shape
     c_out = weight.shape[0]
     rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
@@ -308,17 +306,13 @@ def _dcn_gather(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
     if gemm_dtype is not None:
         rows, w_mat = rows.to(gemm_dtype), w_mat.to(gemm_dtype)
     # autograd keeps y for backward (also for the offsets' and mask's gradients alone)
-    grads = (rows, w_mat, offset, mask) + ((bias, ) if bias is not None else ())
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in grads)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (rows, w_mat, offset, mask))
     buf = None if grad else _product_buffer(rows.shape[0], w_mat.shape[1], rows)
     y = torch.mm(rows, w_mat) if buf is None else torch.mm(rows, w_mat, out=buf)
     index, bag_weight = _bilinear_tap_bags(offset, mask, gather_index_dtype(y.shape[0] * 9))
     out = F.embedding_bag(index, y.view(b * h * w * 9, c_out),
                           per_sample_weights=bag_weight.to(y.dtype), mode='sum')
-    out = out.view(b, h, w, c_out).to(x.dtype)
-    if bias is None:
-        return out
-    return out + bias if grad else out.add_(bias)
+    return out.view(b, h, w, c_out).to(x.dtype)
 
 
 def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
@@ -361,10 +355,11 @@ def modulated_deform_conv3x3(x: Tensor, offset: Tensor, mask: Tensor, weight: Te
         out = export(x, offset, mask, weight)
         return out if bias is None else out + bias.view(1, -1, 1, 1)
     if chosen == 'gather':
-        return _dcn_gather(x, offset, mask, weight, gemm_dtype, bias).permute(0, 3, 1, 2)
-    out = _dcn_grid_sample(x, offset, mask, weight)
+        out = _dcn_gather(x, offset, mask, weight, gemm_dtype)
+    else:
+        out = _dcn_grid_sample(x, offset, mask, weight)
     if bias is not None:
-        # in place at inference: the product's output is fresh (no second (B, H, W, C) buffer)
+        # in place at inference: the gather's output is fresh (no second (B, H, W, C) buffer)
         out = out + bias if needs_grad else out.add_(bias)
     return out.permute(0, 3, 1, 2)
 
