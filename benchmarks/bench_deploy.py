@@ -13,8 +13,9 @@ Part 2: per input size and deploy config (--deploy-cfg; default: the static conf
 DeformConv variant), a static export (random image) of CONFIG (default: the official R-50 DPS
 architecture, seeded random weights unless --checkpoint), then the median of --repeats full
 predictions (preprocessed tensor in, panoptic + depth out, post-processing included) after a
-warm-up, for PyTorch and for the ONNX Runtime backend model, plus the graph part alone
-(network + candidates). The four are timed in rounds of one call each (PyTorch and ONNX
+warm-up, for PyTorch (BatchNorms folded into the convolutions, as ``DPSInferencer`` and the
+demos run it; ONNX Runtime folds them in its graph optimisation) and for the ONNX Runtime
+backend model, plus the graph part alone (network + candidates). The four are timed in rounds of one call each (PyTorch and ONNX
 Runtime alternating), so a shared machine's drift hits them alike.
 """
 import argparse
@@ -138,6 +139,7 @@ def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=Non
     from mmengine.registry import init_default_scope
 
     import mmpdepth.deploy as mdeploy
+    from mmpdepth.models.conv_bn_fusion import fuse_conv_bn_for_inference
     from mmpdepth.registry import MODELS
     init_default_scope('mmdet')
     rows = []
@@ -157,6 +159,8 @@ def model_latency(config: str, sizes, threads: int, repeats: int, checkpoint=Non
                 task, torch_model, onnx_path = mdeploy.export_onnx(
                     deploy_cfg, config, checkpoint, img, osp.join(tmp, f'{size}_{n}'))
                 export_s = time.perf_counter() - t
+                # PyTorch as DPSInferencer runs it: BatchNorms folded (ONNX Runtime folds its own)
+                fuse_conv_bn_for_inference(torch_model)
                 backend = task.build_backend_model([onnx_path])
                 data, inputs = task.create_input(img, None, torch_model.data_preprocessor)
                 samples = data['data_samples']

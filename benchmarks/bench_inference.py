@@ -2,7 +2,8 @@
 profile and the ratio to the machine's convolution floor.
 
     python benchmarks/bench_inference.py CONFIG [--sizes 512x1024 1024x2048] [--threads 2]
-        [--repeats 3] [--checkpoint CKPT] [--precisions fp32 bf16 auto]
+        [--repeats 3] [--checkpoint CKPT] [--precisions fp32 bf16 auto] [--fuse-conv-bn]
+        [--op-profile]
 
 The floor: in the same run, the machine's rate of a 3x3 256->256 convolution at 128x256
 (channels-last, multiply-adds per second) and of a 2048^3 matrix product are measured per
@@ -17,8 +18,13 @@ for the number of candidates after thresholds: the defaults of the official test
 Latency is the median of ``--repeats`` full ``predict`` calls (image tensor in, panoptic + depth
 out, post-processing included) after one warm-up call. FLOPs are counted by mmengine's analyser
 on the network part (``mode='tensor'``: backbone, FPN, heads, embeddings).
+
+``--op-profile`` runs one more predict per row under ``torch.profiler`` and splits its time
+into the matrix products and convolutions (the multiply-adds the floor counts) and the rest,
+each as a multiple of that row's floor.
 """
 import argparse
+import copy
 import os
 import platform
 import statistics
@@ -31,6 +37,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmpdepth  # noqa: F401
+from mmpdepth.models.conv_bn_fusion import fuse_conv_bn_for_inference
 from mmpdepth.models.layers.precision import (PRECISIONS, autocast_dtype, cpu_bf16_speedup,
                                               cpu_has_native_bf16, inference_autocast,
                                               resolve_precision, to_float32)
@@ -148,6 +155,28 @@ def timed_predict(model, img, meta, stages, precision='fp32'):
     return t6 - t0
 
 
+#: profiler op names of the multiply-adds the floor counts (GEMMs and convolutions)
+DENSE_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::matmul', 'aten::mkldnn_convolution',
+             'aten::_convolution', 'aten::convolution', 'aten::conv2d')
+
+
+def op_split(model, img, meta, precision='fp32', top: int = 6):
+    """One profiled predict: (GEMM + conv self seconds, other self seconds, the ``top``
+    largest other ops as (name, seconds))."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        timed_predict(model, img, meta, defaultdict(list), precision)
+    dense, others = 0.0, {}
+    for e in prof.key_averages():
+        t = e.self_cpu_time_total / 1e6
+        if e.key in DENSE_OPS:
+            dense += t
+        else:
+            others[e.key] = t
+    largest = sorted(others.items(), key=lambda kv: -kv[1])[:top]
+    return dense, sum(others.values()), [(k.replace('aten::', ''), t) for k, t in largest]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('config')
@@ -159,6 +188,11 @@ def main():
                     help="precisions to time ('bf16' on a CPU without native bfloat16 is "
                     'emulated and very slow)')
     ap.add_argument('--no-flops', action='store_true')
+    ap.add_argument('--op-profile', action='store_true',
+                    help='one profiled predict per row: GEMM + conv time against the floor')
+    ap.add_argument('--fuse-conv-bn', action='store_true',
+                    help='also time each precision with the backbone / neck BatchNorms folded '
+                    'into their convolutions (what DPSInferencer and the demos run)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
@@ -190,6 +224,12 @@ def main():
     rates = {r: machine_rates(autocast_dtype(r) or torch.float32) for _, r in precisions}
     print('\nmachine rates (GMAC/s, best of 3): ' + '; '.join(
         f'{r}: conv3x3 {v["conv"]:.1f}, matmul {v["gemm"]:.1f}' for r, v in rates.items()))
+    variants = [(label, r, model) for label, r in precisions]
+    if args.fuse_conv_bn:
+        fused = copy.deepcopy(model)
+        print(f'folded {fuse_conv_bn_for_inference(fused)} BatchNorm layers into their '
+              'convolutions for the "+ fused BN" rows')
+        variants += [(f'{label} + fused BN', r, fused) for label, r in precisions]
     rows = []
     for size in args.sizes:
         h, w = (int(v) for v in size.split('x'))
@@ -197,27 +237,28 @@ def main():
         img = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
         meta = dict(img_shape=(h, w), ori_shape=(h, w))
         gmac = float('nan') if args.no_flops else flops(model, h, w)
-        for label, r in precisions:
+        for label, r, net in variants:
             stages = defaultdict(list)
-            timed_predict(model, img, meta, defaultdict(list), r)  # warm-up
+            timed_predict(net, img, meta, defaultdict(list), r)  # warm-up
             lat, conv_rate = [], []
             for _ in range(args.repeats):  # each call next to its own measure of the rate
                 conv_rate.append(machine_rates(autocast_dtype(r) or torch.float32,
                                                with_gemm=False)['conv'])
-                lat.append(timed_predict(model, img, meta, stages, r))
-            rows.append((size, label, r, gmac, lat, conv_rate, stages))
-    print(f'\n{"input":>10s} {"precision":>13s} {"GMACs":>8s} {"latency (s)":>12s} '
+                lat.append(timed_predict(net, img, meta, stages, r))
+            ops = op_split(net, img, meta, r) if args.op_profile else None
+            rows.append((size, label, r, gmac, lat, conv_rate, stages, ops))
+    print(f'\n{"input":>10s} {"precision":>22s} {"GMACs":>8s} {"latency (s)":>12s} '
           f'{"network (s)":>12s} {"conv GMAC/s":>11s} {"floor (s)":>10s} {"ratio":>6s} '
           f'{"net ratio":>9s} {"speed-up":>8s}')
     base = {}
-    for size, label, r, gmac, lat, conv_rate, stages in rows:
+    for size, label, r, gmac, lat, conv_rate, stages, _ in rows:
         med = statistics.median
         base.setdefault(size, med(lat))
         floors = [gmac / c for c in conv_rate]
         nets = [sum(t) for t in zip(*(stages[k] for k in NETWORK_STAGES))]
         ratio = med(t / f for t, f in zip(lat, floors))
         net_ratio = med(t / f for t, f in zip(nets, floors))
-        print(f'{size:>10s} {label:>13s} {gmac:8.1f} {med(lat):12.2f} {med(nets):12.2f} '
+        print(f'{size:>10s} {label:>22s} {gmac:8.1f} {med(lat):12.2f} {med(nets):12.2f} '
               f'{med(conv_rate):11.1f} {med(floors):10.2f} {ratio:6.2f} {net_ratio:9.2f} '
               f'{base[size] / med(lat):7.2f}x')
     print('conv GMAC/s = the 3x3 conv rate measured right before each timed call (median); '
@@ -225,7 +266,15 @@ def main():
           'for backbone + FPN + heads; the floor counts the network only, and with random '
           'weights the merge is its worst case (every mask spread over the image): pass '
           '--checkpoint for a trained model\'s')
-    for size, label, r, _, lat, _, stages in rows:
+    if args.op_profile:
+        print('\none profiled predict per row (profiler overhead included; x floor = seconds '
+              '/ the row\'s median floor):')
+        for size, label, r, gmac, lat, conv_rate, stages, (dense, rest, top) in rows:
+            floor = statistics.median(gmac / c for c in conv_rate)
+            print(f'  {size} {label}: GEMMs + convolutions {dense:.2f} s ({dense / floor:.2f}x '
+                  f'floor), everything else {rest:.2f} s ({rest / floor:.2f}x floor); largest '
+                  'others: ' + ', '.join(f'{n} {t:.2f}' for n, t in top))
+    for size, label, r, _, lat, _, stages, _ in rows:
         lat = statistics.median(lat)
         print(f'\nwhere the time goes at {size}, {label} (median s):')
         for name, ts in stages.items():

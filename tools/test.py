@@ -1,7 +1,7 @@
 """Test (evaluate) a checkpoint (mmdet-style); prints PQ / DPQ / depth errors.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--show] [--tta] [--precision P] [--overwrite] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--show] [--tta] [--precision P] [--fuse-conv-bn] [--overwrite] [--cfg-options k=v ...] [--launcher ...]
         [--debug]
 
 Expected errors print one line and exit with status 2; --debug shows the traceback. The
@@ -38,6 +38,9 @@ def parse_args():
     parser.add_argument('--precision', choices=PRECISIONS, default=None,
                         help="inference precision (test_cfg.precision; default: the config's, "
                         "fp32): bf16 on CPUs with native bfloat16, fp16 on CUDA, auto picks")
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold the backbone and neck BatchNorms into their convolutions '
+                        'before testing (same predictions up to float rounding, faster)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file, write --show-dir panels into a '
                         'folder outside the work dir that already holds files')
@@ -124,6 +127,8 @@ def main():
         while 'dataset' in test_data_cfg:
             test_data_cfg = test_data_cfg['dataset']
         test_data_cfg.pipeline = cfg.tta_pipeline
+    if args.fuse_conv_bn:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='FuseConvBNHook')]
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     init_cpu_process_group_if_needed(args.launcher, cfg)  # torchrun without GPUs
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

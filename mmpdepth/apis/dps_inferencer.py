@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from mmengine.visualization import Visualizer
 
 from mmpdepth.formats import CITYSCAPES_DVPS_FORMAT, read_image, write_depth_png
+from mmpdepth.models.conv_bn_fusion import fuse_conv_bn_for_inference
 from mmpdepth.models.layers.precision import PRECISIONS
 from mmpdepth.registry import DATASETS, VISUALIZERS
 from mmpdepth.visualization import DPSLocalVisualizer
@@ -46,6 +47,10 @@ class DPSInferencer(BaseInferencer):
         precision (str, optional): 'fp32', 'bf16' (CPU), 'fp16' (CUDA) or 'auto' (the
             machine's best, see ``resolve_precision``); None keeps the config's
             ``test_cfg.precision`` (default fp32).
+        fuse_conv_bn (bool, optional): fold the backbone and neck BatchNorms into their
+            convolutions (:func:`fuse_conv_bn_for_inference`; the same predictions up to
+            float rounding, faster). None (default): fold in a model the inferencer builds
+            itself, leave a given built model as it is.
 
     ``__call__`` runs mmengine's steps per batch: :meth:`preprocess` (test pipeline and
     collate), :meth:`forward` (``model.test_step``), :meth:`visualize` (panels by the config's
@@ -71,7 +76,8 @@ class DPSInferencer(BaseInferencer):
     def __init__(self, model: Union[str, Config, ConfigDict, torch.nn.Module],
                  weights: Optional[str] = None, device: Optional[str] = None,
                  scope: str = 'mmdet', show_progress: bool = True,
-                 precision: Optional[str] = None) -> None:
+                 precision: Optional[str] = None,
+                 fuse_conv_bn: Optional[bool] = None) -> None:
         init_default_scope(scope)
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
@@ -85,6 +91,8 @@ class DPSInferencer(BaseInferencer):
             self.pipeline = self._init_pipeline(self.cfg)
             self.collate_fn = self._init_collate(self.cfg)
             self.visualizer = self._init_visualizer(self.cfg)
+            if fuse_conv_bn:
+                fuse_conv_bn_for_inference(self.model)
             return
         if isinstance(model, str) and not osp.isfile(model):
             raise FileNotFoundError(f'{model}: config file not found')
@@ -96,6 +104,8 @@ class DPSInferencer(BaseInferencer):
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          show_progress=show_progress)
         self._init_precision(self.model, precision)
+        if fuse_conv_bn is not False:
+            fuse_conv_bn_for_inference(self.model)
 
     @staticmethod
     def _init_precision(model, precision: Optional[str]) -> None:
@@ -418,8 +428,10 @@ class DPSInferencer(BaseInferencer):
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: str = 'cpu') -> torch.nn.Module:
-    """Build a model from a config and load a checkpoint (weights-only), in eval mode."""
-    return DPSInferencer(config, checkpoint, device=device, show_progress=False).model
+    """Build a model from a config and load a checkpoint (weights-only), in eval mode (its
+    BatchNorms kept, so its state dict matches the checkpoint)."""
+    return DPSInferencer(config, checkpoint, device=device, show_progress=False,
+                         fuse_conv_bn=False).model
 
 
 def inference_dps(model: torch.nn.Module, imgs: Union[str, np.ndarray, Sequence],

@@ -243,3 +243,27 @@ def test_segments_without_a_pixel_in_the_map_are_not_listed(inferencer):
     segs = inferencer.to_prediction(s, 'x')['segments']
     assert [(g['id'], g['area'], g['mean_depth']) for g in segs] == [(13001, 12, 8.0),
                                                                      (0, 4, 6.0)]
+
+
+def test_inferencer_folds_batch_norms_of_the_model_it_builds_only(inferencer):
+    """Its own model: backbone / neck BatchNorms folded (faster, same predictions up to float
+    rounding); a model the caller built is left as it is unless asked; init_model keeps
+    them (its state dict matches the checkpoint)."""
+    from mmpdepth.apis import init_model
+
+    def bns(model):
+        return sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                   for part in (model.backbone, model.neck) for m in part.modules())
+
+    assert bns(inferencer.model) == 0
+    with pytest.warns(UserWarning, match='randomly initialised'):
+        model = init_model(TINY)
+    n = bns(model)
+    assert n > 0
+    DPSInferencer(model, show_progress=False)
+    assert bns(model) == n
+    DPSInferencer(model, show_progress=False, fuse_conv_bn=True)
+    assert bns(model) == 0
+    with pytest.warns(UserWarning, match='randomly initialised'):
+        kept = DPSInferencer(TINY, None, device='cpu', show_progress=False, fuse_conv_bn=False)
+    assert bns(kept.model) == n

@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py, tools/dist_train.sh and --resume on the tiny synthetic config."""
 import os
 import os.path as osp
+import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,17 @@ def test_train_then_test_prints_dpq_and_writes_pictures(data_root, tmp_path):
             if f.endswith('.png') and 'vis' in dp]
     assert len(pics) == 2
     assert osp.isfile(tmp_path / 'preds.pkl')
+    # --fuse-conv-bn: BatchNorms folded after the checkpoint is loaded, the same metrics
+    r2 = run([PY, 'tools/test.py', CONFIG, ckpt, '--work-dir', work, '--fuse-conv-bn',
+              '--cfg-options'] + opts(data_root, 3, 3))
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    out2 = r2.stdout + r2.stderr
+    assert 'FuseConvBNHook: folded 20 BatchNorm layers' in out2
+
+    def metrics(text):
+        return {k: v for k, v in re.findall(r'(dps/\w+): (-?[\d.]+)', text)}
+
+    assert metrics(out) and metrics(out2) == metrics(out)
 
 
 def test_unsafe_checkpoint_is_refused_by_test_tool(data_root, tmp_path):
