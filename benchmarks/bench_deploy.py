@@ -15,8 +15,9 @@ architecture, seeded random weights unless --checkpoint), then the median of --r
 predictions (preprocessed tensor in, panoptic + depth out, post-processing included) after a
 warm-up, for PyTorch (BatchNorms folded into the convolutions, as ``DPSInferencer`` and the
 demos run it; ONNX Runtime folds them in its graph optimisation) and for the ONNX Runtime
-backend model, plus the graph part alone (network + candidates). The four are timed in rounds of one call each (PyTorch and ONNX
-Runtime alternating), so a shared machine's drift hits them alike.
+backend model, plus the graph part alone (network + candidates). The four are timed in
+rounds of one call each (PyTorch and ONNX Runtime alternating), so a shared machine's drift
+hits them alike.
 """
 import argparse
 import os.path as osp

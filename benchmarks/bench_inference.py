@@ -10,8 +10,10 @@ The floor: in the same run, the machine's rate of a 3x3 256->256 convolution at 
 precision; ``floor = model GMACs / conv rate`` is the time the network would take if every
 multiply-add ran at that convolution's speed, and ``ratio = latency / floor``. A shared
 machine's speed drifts within a run, so the conv rate is measured again right before each
-timed call, and each call is compared with its own floor (the table gives the medians). The CPU model,
-its avx2 / avx512_bf16 / amx flags and the load average are printed with the numbers.
+timed call, and each call is compared with its own floor (the table gives the medians); the
+rows of one input size (precisions, ``--fuse-conv-bn``) are timed in rounds of one call each.
+The CPU model, its avx2 / avx512_bf16 / amx flags and the load average are printed with the
+numbers.
 
 Random weights unless ``--checkpoint`` is given (latency does not depend on the values, except
 for the number of candidates after thresholds: the defaults of the official test config apply).
@@ -238,13 +240,16 @@ def main():
         meta = dict(img_shape=(h, w), ori_shape=(h, w))
         gmac = float('nan') if args.no_flops else flops(model, h, w)
         for label, r, net in variants:
-            stages = defaultdict(list)
             timed_predict(net, img, meta, defaultdict(list), r)  # warm-up
-            lat, conv_rate = [], []
-            for _ in range(args.repeats):  # each call next to its own measure of the rate
+        # rounds of one call per row, each next to its own measure of the rate, so a shared
+        # machine's drift hits the rows alike
+        runs = [(defaultdict(list), [], []) for _ in variants]
+        for _ in range(args.repeats):
+            for (label, r, net), (stages, lat, conv_rate) in zip(variants, runs):
                 conv_rate.append(machine_rates(autocast_dtype(r) or torch.float32,
                                                with_gemm=False)['conv'])
                 lat.append(timed_predict(net, img, meta, stages, r))
+        for (label, r, net), (stages, lat, conv_rate) in zip(variants, runs):
             ops = op_split(net, img, meta, r) if args.op_profile else None
             rows.append((size, label, r, gmac, lat, conv_rate, stages, ops))
     print(f'\n{"input":>10s} {"precision":>22s} {"GMACs":>8s} {"latency (s)":>12s} '
