@@ -24,7 +24,7 @@ def fuse_conv_bn_for_inference(model: nn.Module) -> int:
 
     The fused conv computes ``bn(conv(x))`` with the BN's running statistics, i.e. what the
     model computes in eval mode, up to float rounding; one pass over each activation less
-    (R-50 backbone at 1024x2048 on 2 CPU threads: ~25 % less time). For inference only: the
+    (R-50 backbone on 2 CPU threads: 10-27 % less time). For inference only: the
     model loses its BatchNorm parameters and buffers (its state dict no longer matches the
     config's), so do not train or save it afterwards. Swin / GroupNorm parts have nothing to
     fold.
