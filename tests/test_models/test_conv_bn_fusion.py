@@ -78,3 +78,18 @@ def test_hook_folds_the_detector_inside_a_tta_wrapper_and_says_how_many(monkeypa
     assert logged == [f'FuseConvBNHook: folded {n} BatchNorm layers into their convolutions']
     # a second call finds nothing left to fold
     assert fuse_conv_bn_for_inference(runner.model) == 0
+
+
+def test_a_part_that_normalises_before_its_conv_is_left_unfolded():
+    """``fuse_conv_bn`` pairs a conv with the BatchNorm registered after it; a ConvModule with
+    ``order=('norm', 'conv', 'act')`` applies that BatchNorm first, so folding would change
+    the output: the part is skipped with a warning."""
+    from mmcv.cnn import ConvModule
+    pre_norm = ConvModule(8, 8, 3, padding=1, norm_cfg=dict(type='BN'),
+                          order=('norm', 'conv', 'act')).eval()
+    post_norm = ConvModule(8, 8, 3, padding=1, norm_cfg=dict(type='BN')).eval()
+    detector = torch.nn.Module()
+    detector.backbone, detector.neck = pre_norm, post_norm
+    with pytest.warns(UserWarning, match='backbone has a ConvModule that normalises before'):
+        assert fuse_conv_bn_for_inference(detector) == 1
+    assert len(_batch_norms(detector.backbone)) == 1 and not _batch_norms(detector.neck)
