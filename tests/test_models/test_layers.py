@@ -455,6 +455,44 @@ def test_original_size_maps_equal_the_upsampled_stack_in_any_window(img_hw, ori_
     assert (tight[:len(exact)] - exact).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize('flip', [False, True])
+def test_original_size_maps_of_a_row_subset_equal_those_of_the_copied_rows(flip):
+    """The merge keeps the rescored things as rows of the candidates' maps (no copy of the
+    kept stack): each map and window is the one of the copied subset."""
+    from mmpdepth.models.layers import OriginalSizeMaps
+    g = torch.Generator().manual_seed(2)
+    probs = torch.rand(7, 16, 24, generator=g)
+    keep = torch.tensor([5, 0, 3])
+    rows = OriginalSizeMaps(probs, (61, 90), (61, 90), flip=flip, rows=keep)
+    copied = OriginalSizeMaps(probs[keep], (61, 90), (61, 90), flip=flip)
+    assert len(rows) == 3 and rows.shape == copied.shape == (3, 61, 90)
+    for i in range(3):
+        assert torch.equal(rows.full(i), copied.full(i))
+        for win in ((0, 61, 0, 90), (10, 30, 7, 50), (60, 61, 0, 1)):
+            assert torch.equal(rows.window(i, win), copied.window(i, win))
+    assert not torch.equal(rows.full(0), OriginalSizeMaps(probs, (61, 90), (61, 90),
+                                                          flip=flip).full(0))
+
+
+def test_semantic_fpn_fusion_sums_in_place_only_without_autograd():
+    """At inference the level sum accumulates into the first branch's output (same values,
+    no fresh stride-4 tensor per level); with autograd it stays out of place."""
+    from mmpdepth.models.layers import SemanticFPNFusion
+    torch.manual_seed(0)
+    m = SemanticFPNFusion(in_channels=8, channels=8,
+                          norm_cfg=dict(type='GN', num_groups=4)).eval()
+    feats = [torch.randn(1, 8, 16 // 2**i, 24 // 2**i) for i in range(4)]
+    with torch.no_grad():
+        ref = m.branches[0](feats[0])
+        for branch, f in zip(m.branches[1:], feats[1:]):
+            ref = ref + branch(f)
+        assert torch.equal(m(feats), ref)
+    out = m(feats)
+    assert out.requires_grad and torch.allclose(out, ref)
+    out.sum().backward()  # an in-place sum on the ReLU output would fail here
+    assert m.branches[0][0].conv.weight.grad is not None
+
+
 def test_dcn_workspace_reuses_one_buffer_and_gives_the_same_output():
     """Inference DCN calls in a workspace write their product into one shared buffer (freed on
     exit); the output is unchanged, autograd calls keep their own product."""

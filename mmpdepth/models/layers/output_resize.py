@@ -1,6 +1,6 @@
 """Stride-4 maps to the original image size, and where a thresholded mask can be set there
 (the windows the fusion head pastes in; exact for bilinear resizing)."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -34,20 +34,23 @@ class OriginalSizeMaps:
     (2^-24 relative).
 
     Args:
-        maps (Tensor): (N, h, w) stride-4 maps (padded input / 4).
+        maps (Tensor): (M, h, w) stride-4 maps (padded input / 4).
         img_hw, ori_hw (tuple): un-padded input and original size.
         flip (bool): the view was flipped horizontally: maps and windows are flipped back.
+        rows (Tensor, optional): (N, ) rows of ``maps`` that are maps ``0 .. N-1`` here
+            (default: all M), so a subset needs no copy of the stack.
     """
 
     def __init__(self, maps: Tensor, img_hw: Tuple[int, int], ori_hw: Tuple[int, int],
-                 flip: bool = False) -> None:
+                 flip: bool = False, rows: Optional[Tensor] = None) -> None:
         self.maps = maps
+        self.rows = list(range(maps.shape[0])) if rows is None else rows.tolist()
         self.img_hw = tuple(img_hw)
         self.ori_hw = tuple(ori_hw)
         self.flip = flip
 
     def __len__(self) -> int:
-        return self.maps.shape[0]
+        return len(self.rows)
 
     @property
     def shape(self) -> Tuple[int, int, int]:
@@ -55,7 +58,8 @@ class OriginalSizeMaps:
 
     def full(self, i: int) -> Tensor:
         """(H, W) map ``i``."""
-        up = upsample_to_original(self.maps[i:i + 1], self.img_hw, self.ori_hw)[0]
+        r = self.rows[i]
+        up = upsample_to_original(self.maps[r:r + 1], self.img_hw, self.ori_hw)[0]
         return up.flip(-1) if self.flip else up
 
     def window(self, i: int, window: Sequence[int]) -> Tensor:
@@ -69,7 +73,8 @@ class OriginalSizeMaps:
             x0, x1 = self.ori_hw[1] - x1, self.ori_hw[1] - x0
         (a, b), (c, d) = (_stride4_rows(lo, hi, n) for lo, hi, n in
                           ((y0, y1, self.maps.shape[1]), (x0, x1, self.maps.shape[2])))
-        up = F.interpolate(self.maps[i:i + 1, None, a:b, c:d], scale_factor=4,
+        r = self.rows[i]
+        up = F.interpolate(self.maps[r:r + 1, None, a:b, c:d], scale_factor=4,
                            mode='bilinear', align_corners=False)[0, 0]
         up = up[y0 - 4 * a:y1 - 4 * a, x0 - 4 * c:x1 - 4 * c]
         return up.flip(-1) if self.flip else up

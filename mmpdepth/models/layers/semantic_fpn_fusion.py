@@ -2,10 +2,13 @@
 import math
 from typing import Sequence
 
+import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmpdepth.registry import MODELS
+
+from .deform_conv import is_exporting
 
 
 @MODELS.register_module()
@@ -41,7 +44,9 @@ class SemanticFPNFusion(nn.Module):
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """feats: P2..P5 (B, C, H/s, W/s) -> (B, channels, H/4, W/4)."""
-        out = self.branches[0](feats[0])
+        out = self.branches[0](feats[0])  # a fresh tensor (conv, norm, ReLU)
+        # at inference the sum accumulates in place: no fresh (B, C, H/4, W/4) tensor per level
+        inplace = not torch.is_grad_enabled() and not is_exporting()
         for branch, f in zip(self.branches[1:], feats[1:]):
-            out = out + branch(f)
+            out = out.add_(branch(f)) if inplace else out + branch(f)
         return out

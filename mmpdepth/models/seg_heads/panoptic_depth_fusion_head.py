@@ -113,7 +113,7 @@ class PanopticDepthFusionHead(BasePanopticFusionHead):
             out.depth_kernels = things.depth_kernels[keep]
         if 'kernels' in things:
             out.kernels = things.kernels[keep]
-        return out, OriginalSizeMaps(probs[keep], img_hw, ori_hw)
+        return out, OriginalSizeMaps(probs, img_hw, ori_hw, rows=keep)  # no copy of the kept
 
     def predict(self, head_results: List[dict], batch_img_metas: List[dict]) -> List[dict]:
         """Per image: ``pred_panoptic_seg``, ``pred_depth_map`` (with depth), ``pred_instances``
