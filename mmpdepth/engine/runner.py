@@ -9,10 +9,10 @@ from typing import List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.dist import is_main_process, master_only
-from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
+from mmpdepth.models.conv_bn_fusion import unwrap_detector
 from mmpdepth.registry import RUNNERS
 from mmpdepth.utils.console_log import readable_console
 
@@ -184,9 +184,7 @@ class DPSRunner(Runner):
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get('meta'), dict):
             self._loaded_meta = checkpoint['meta']
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-        if isinstance(model, BaseTTAModel):  # its weights are those of the wrapped model
-            model = model.module
+        model = unwrap_detector(self.model)  # a TTA model's weights: the wrapped model's
         if not self.cfg.get('allow_nonfinite_weights', False):
             check_weights_finite(checkpoint, filename)
         if self.cfg.get('load_from_strict', True):

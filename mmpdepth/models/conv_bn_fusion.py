@@ -22,9 +22,12 @@ def _norm_before_conv(module: nn.Module) -> bool:
 
 
 def unwrap_detector(model: nn.Module) -> nn.Module:
-    """The detector inside DDP / TTA wrappers (their ``module``)."""
-    while not hasattr(model, 'backbone') and isinstance(getattr(model, 'module', None),
-                                                        nn.Module):
+    """The model inside an mmengine model wrapper (DDP) and then a TTA wrapper (the one
+    whose weights a checkpoint holds)."""
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+    if is_model_wrapper(model):
+        model = model.module
+    if isinstance(model, BaseTTAModel):
         model = model.module
     return model
 
