@@ -55,11 +55,13 @@ def fuse_conv_bn_for_inference(model: nn.Module) -> int:
     folded = 0
     for name in FUSED_PARTS:
         part = getattr(detector, name, None)
-        if isinstance(part, nn.Module) and _norm_before_conv(part):
+        if not isinstance(part, nn.Module):
+            continue
+        if _norm_before_conv(part):
             warnings.warn(f'fuse_conv_bn_for_inference: the {name} has a ConvModule that '
                           'normalises before its conv; its BatchNorms are left unfolded')
-        elif isinstance(part, nn.Module):
-            before = _count_batch_norms(part)
-            fuse_conv_bn(part)
-            folded += before - _count_batch_norms(part)
+            continue
+        before = _count_batch_norms(part)
+        fuse_conv_bn(part)
+        folded += before - _count_batch_norms(part)
     return folded
